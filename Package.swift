@@ -1,0 +1,36 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "Phantom",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "phantom", targets: ["phantom"]),
+        .library(name: "PhantomStore", targets: ["PhantomStore"]),
+        .library(name: "PhantomHost", targets: ["PhantomHost"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Small C helpers for the hot paths that Swift cannot express portably
+        // (hardware CRC32C); no other C code lives here.
+        .target(name: "CPhantomSupport"),
+        // Layer 1: everything that touches the host.
+        .target(name: "PhantomHost", dependencies: ["CPhantomSupport"]),
+        // Layer 2: the persistent page store.
+        .target(name: "PhantomStore", dependencies: ["PhantomHost", "CPhantomSupport"]),
+        // The `phantom` command.
+        .executableTarget(
+            name: "phantom",
+            dependencies: [
+                "PhantomStore", "PhantomHost",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "PhantomHostTests", dependencies: ["PhantomHost"]),
+        .testTarget(name: "PhantomStoreTests", dependencies: ["PhantomStore", "PhantomHost"]),
+        .testTarget(name: "PhantomCLITests", dependencies: ["phantom", "PhantomStore", "PhantomHost"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,851 @@
+// The persistent page store: a sparse space of 4 KiB pages kept on a block
+// device as a history of copy-on-write snapshots.
+//
+// Device layout (docs/image-format.md has every byte):
+// ```
+// block 0, 1   superblocks (alternating commit records, with the catalog)
+// block 2...   everything else, allocated from the space map:
+//              data pages, data-tree nodes, space-map pages and nodes,
+//              freed lists
+// ```
+// A commit writes every new block (sorted, coalesced into large gather
+// writes), flushes, writes the superblock slot `sequence % 2`, flushes.
+// Nothing reachable from either superblock is ever overwritten: blocks freed
+// by commit N become allocatable only once commit N+1 is durable, so both
+// superblocks always describe intact states.
+
+import PhantomHost
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A persistent space of pages with a history of snapshots.
+///
+/// Not thread-safe: one thread at a time (the kernel's snapshot daemon owns it).
+public final class Store {
+    /// The device under the store.
+    public let device: any BlockDevice
+    /// True when opened without write access.
+    public let isReadOnly: Bool
+    /// What opening the image found and did.
+    public private(set) var openReport = OpenReport()
+    /// Problems met after open that cost space but not data (e.g. an unreadable freed list).
+    public private(set) var warnings: [String] = []
+
+    private var superblock: Superblock
+    /// The space map as it will be written: blocks in use by the current state.
+    private var onDisk = Bitmap()
+    /// Blocks that must not be allocated: `onDisk`, plus blocks still
+    /// referenced by the previous commit (quarantine) or by this one.
+    private var busy = Bitmap()
+    private var blocksInUse: UInt64 = 0
+    /// Blocks freed by commit `tag`, allocatable once commit `tag + 1` is durable.
+    private var quarantine: [(tag: UInt64, blocks: [UInt64])] = []
+    /// No clear bit in `busy` below this.
+    private var firstFreeHint: UInt64 = 2
+    /// Write every space-map page at the next commit (after a rebuild).
+    private var rewriteWholeSpaceMap = false
+    private var nodeCache: [UInt64: (checksum: UInt32, buffer: BlockBuffer)] = [:]
+    private static let nodeCacheLimit = 16384
+    private let scratch = BlockBuffer()
+
+    private init(device: any BlockDevice, readOnly: Bool, superblock: Superblock) {
+        self.device = device
+        self.isReadOnly = readOnly
+        self.superblock = superblock
+    }
+
+    // MARK: - Facts
+
+    /// Retained snapshots, oldest first.
+    public var snapshots: [SnapshotInfo] { superblock.snapshots.map(SnapshotInfo.init) }
+    /// The newest retained snapshot: the current state of the space.
+    public var newestSnapshot: SnapshotInfo? { superblock.snapshots.last.map(SnapshotInfo.init) }
+    /// Pages in the logical space.
+    public var pageCount: UInt64 { superblock.pageCount }
+    /// How many snapshots are retained.
+    public var keep: Int { superblock.keep }
+    /// The number of the last durable commit.
+    public var commitSequence: UInt64 { superblock.sequence }
+    /// When the image was created, ns since the Unix epoch.
+    public var createdNanos: Int64 { superblock.createdNanos }
+    /// Space on the device.
+    public var usage: SpaceUsage {
+        let total = UInt64(onDisk.count)
+        return SpaceUsage(deviceBytes: device.size, usedBytes: blocksInUse << Layout.blockShift,
+                          freeBytes: (total - min(total, blocksInUse)) << Layout.blockShift)
+    }
+
+    // MARK: - Create and open
+
+    /// Formats `device` as a new, empty image.
+    /// - Parameters:
+    ///   - logicalSize: size of the page space in bytes (sparse; rounded up to pages).
+    ///   - keep: how many snapshots stay readable (1...32).
+    public static func create(on device: any BlockDevice, logicalSize: UInt64 = Layout.defaultLogicalSize,
+                              keep: Int = Layout.defaultKeep) throws(StoreError) -> Store {
+        guard (1...Layout.maxKeep).contains(keep) else {
+            throw .invalidArgument("keep must be between 1 and \(Layout.maxKeep), not \(keep)")
+        }
+        let pages = (logicalSize + UInt64(Layout.blockSize) - 1) >> Layout.blockShift
+        guard pages >= 1, pages <= 1 << 52 else {
+            throw .invalidArgument("logical size must be between 4 KiB and 16 EiB, not \(logicalSize) bytes")
+        }
+        var id: (UInt64, UInt64) = (0, 0)
+        withUnsafeMutableBytes(of: &id) { fillRandom($0) }
+        let initial = Superblock(
+            sequence: 0, pageCount: pages, dataLevels: treeLevels(forPayloads: pages), keep: keep,
+            nextSnapshotID: 1, deviceBlocks: 2, spaceMapRoot: .hole, spaceMapLevels: 1, blocksInUse: 2,
+            createdNanos: nowNanos(), imageID: id, snapshots: [])
+        let store = Store(device: device, readOnly: false, superblock: initial)
+        store.onDisk = Bitmap(count: 2)
+        store.onDisk.set(0)
+        store.onDisk.set(1)
+        store.busy = store.onDisk
+        store.blocksInUse = 2
+        do throws(BlockDeviceError) {
+            // Wipe both slots first: a raw device may hold an older image.
+            try device.grow(to: 2 * UInt64(Layout.blockSize))
+            let zeros = BlockBuffer()
+            try device.write([zeros.raw, zeros.raw], at: 0)
+            try device.flush()
+        } catch {
+            throw StoreError(error)
+        }
+        try store.commitInternal(writes: [], makeSnapshot: false)
+        return store
+    }
+
+    /// Opens an existing image at its newest intact committed state.
+    ///
+    /// A damaged superblock, space map or newest snapshot makes the store fall
+    /// back to the newest intact older state; `openReport` says what it did.
+    public static func open(_ device: any BlockDevice, readOnly: Bool = false,
+                            verification: OpenVerification = .metadata) throws(StoreError) -> Store {
+        let path = device.path
+        guard device.size >= 2 * UInt64(Layout.blockSize) else {
+            throw .notAnImage(path: path, reason: "it is \(device.size) bytes, smaller than the two superblocks")
+        }
+        var slots: [(slot: UInt64, result: Result<Superblock, Superblock.SlotProblem>)] = []
+        let buffer = BlockBuffer()
+        for slot in Layout.superblockSlots {
+            do throws(BlockDeviceError) { try device.read(into: buffer.mutableRaw, at: slot << Layout.blockShift) } catch { throw StoreError(error) }
+            slots.append((slot, Superblock.decode(buffer)))
+        }
+        var valid = slots.compactMap { try? $0.result.get() }.sorted { $0.sequence > $1.sequence }
+        if valid.isEmpty {
+            let problems = slots.map { entry -> Superblock.SlotProblem in
+                if case let .failure(problem) = entry.result { return problem }
+                return .wrongMagic
+            }
+            if problems.allSatisfy({ $0 == .wrongMagic }) {
+                throw .notAnImage(path: path, reason: "no Phantom superblock (magic \"PHNTMIMG\") at block 0 or 1")
+            }
+            for problem in problems {
+                if case let .newerVersion(version) = problem {
+                    throw .unsupportedVersion(path: path, found: version, supported: Layout.formatVersion)
+                }
+            }
+            let detail = zip(slots, problems).map { "superblock \($0.0.slot): \(describe($0.1))" }.joined(separator: "; ")
+            throw .corrupt(path: path, detail: "no valid superblock (\(detail))")
+        }
+        var report = OpenReport()
+        for (slot, result) in slots {
+            if case let .failure(problem) = result, problem != .wrongMagic || valid.count == 1 && slot == 0 && valid[0].sequence > 1 {
+                report.notes.append("superblock \(slot) is unusable (\(describe(problem))); using the other copy")
+            }
+        }
+
+        // The space map of the newest valid superblock; if it is damaged,
+        // the older superblock's state is the newest intact one.
+        var chosen: Superblock? = nil
+        var map = Bitmap()
+        var probe: Store? = nil
+        while !valid.isEmpty {
+            let candidate = valid.removeFirst()
+            let store = Store(device: device, readOnly: readOnly, superblock: candidate)
+            do throws(StoreError) {
+                map = try store.loadSpaceMap(candidate)
+                chosen = candidate
+                probe = store
+                break
+            } catch {
+                report.notes.append("the space map of commit \(candidate.sequence) is damaged (\(error)); using the previous commit")
+            }
+        }
+        guard let current = chosen, let store = probe else {
+            throw .corrupt(path: path, detail: "the space maps of both superblocks are damaged")
+        }
+        store.onDisk = map
+        store.busy = map
+        store.blocksInUse = map.population
+        // Keep the older commit's blocks until the next commit is durable.
+        if let older = valid.first, let olderMap = try? store.loadSpaceMap(older) {
+            var held: [UInt64] = []
+            for block in 0..<olderMap.count where olderMap[block] && !map[block] { held.append(block) }
+            store.busy.formUnion(olderMap)
+            if !held.isEmpty { store.quarantine.append((tag: current.sequence, blocks: held)) }
+        }
+        report.commitSequence = current.sequence
+
+        // The newest snapshot must be intact; fall back snapshot by snapshot.
+        var discarded = false
+        while let newest = store.superblock.snapshots.last {
+            do throws(StoreError) {
+                try store.check(snapshot: newest, depth: verification)
+                break
+            } catch {
+                report.discardedSnapshots.append((newest.id, error.description))
+                store.superblock.snapshots.removeLast()
+                discarded = true
+            }
+        }
+        if discarded {
+            if store.superblock.snapshots.isEmpty {
+                report.notes.append("no intact snapshot is left; the image opens empty")
+            }
+            try store.rebuildSpaceMap()
+        }
+        store.openReport = report
+        return store
+    }
+
+    // MARK: - Reading
+
+    /// Reads page `page` as of snapshot `snapshot` (default: the newest).
+    /// A page never written reads as zeros.
+    public func read(page: UInt64, snapshot: UInt64? = nil, into buffer: UnsafeMutableRawBufferPointer) throws(StoreError) {
+        precondition(buffer.count >= Layout.blockSize, "a page buffer must hold 4096 bytes")
+        guard page < superblock.pageCount else { throw .pageOutOfRange(page: page, pageCount: superblock.pageCount) }
+        let record = try self.record(for: snapshot)
+        guard let record else {
+            memset(buffer.baseAddress!, 0, Layout.blockSize)
+            return
+        }
+        let entry = try lookup(root: record.root, levels: superblock.dataLevels, index: page, snapshot: record.id)
+        if entry.isHole {
+            memset(buffer.baseAddress!, 0, Layout.blockSize)
+            return
+        }
+        let target = UnsafeMutableRawBufferPointer(start: buffer.baseAddress, count: Layout.blockSize)
+        do throws(BlockDeviceError) { try device.read(into: target, at: entry.block << Layout.blockShift) } catch { throw StoreError(error) }
+        guard crc32c(UnsafeRawBufferPointer(target)) == entry.checksum else {
+            throw .checksumMismatch(path: device.path, block: entry.block, snapshot: record.id, what: "page \(page)")
+        }
+    }
+
+    /// Reads page `page` as of snapshot `snapshot` (default: the newest) into a new array.
+    public func read(page: UInt64, snapshot: UInt64? = nil) throws(StoreError) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: Layout.blockSize)
+        var failure: StoreError? = nil
+        bytes.withUnsafeMutableBytes { buffer in
+            do throws(StoreError) { try read(page: page, snapshot: snapshot, into: buffer) } catch { failure = error }
+        }
+        if let failure { throw failure }
+        return bytes
+    }
+
+    /// The pages mapped (written at least once) as of a snapshot, ascending.
+    public func mappedPages(snapshot: UInt64? = nil) throws(StoreError) -> [UInt64] {
+        guard let record = try self.record(for: snapshot) else { return [] }
+        var pages: [UInt64] = []
+        try walk(root: record.root, snapshot: record.id) { index, _ in pages.append(index) }
+        return pages
+    }
+
+    private func record(for snapshot: UInt64?) throws(StoreError) -> SnapshotRecord? {
+        guard let snapshot else { return superblock.snapshots.last }
+        guard let record = superblock.snapshots.first(where: { $0.id == snapshot }) else {
+            throw .noSuchSnapshot(id: snapshot, retained: superblock.snapshots.map(\.id))
+        }
+        return record
+    }
+
+    /// Reads and checks a tree node (cached).
+    private func loadNode(_ entry: TreeEntry, snapshot: UInt64?, what: String) throws(StoreError) -> BlockBuffer {
+        if let cached = nodeCache[entry.block], cached.checksum == entry.checksum { return cached.buffer }
+        let buffer = BlockBuffer()
+        try readBlock(entry, into: buffer, snapshot: snapshot, what: what)
+        if nodeCache.count >= Self.nodeCacheLimit { nodeCache.removeAll(keepingCapacity: true) }
+        nodeCache[entry.block] = (entry.checksum, buffer)
+        return buffer
+    }
+
+    private func readBlock(_ entry: TreeEntry, into buffer: BlockBuffer, snapshot: UInt64?, what: String) throws(StoreError) {
+        guard entry.block >= 2, entry.block < device.size >> Layout.blockShift else {
+            throw .corrupt(path: device.path, detail: "\(what) points to block \(entry.block), outside the device")
+        }
+        do throws(BlockDeviceError) { try device.read(into: buffer.mutableRaw, at: entry.block << Layout.blockShift) } catch { throw StoreError(error) }
+        guard buffer.checksum == entry.checksum else {
+            throw .checksumMismatch(path: device.path, block: entry.block, snapshot: snapshot, what: what)
+        }
+    }
+
+    private func lookup(root: TreeEntry, levels: Int, index: UInt64, snapshot: UInt64?) throws(StoreError) -> TreeEntry {
+        var entry = root
+        var level = levels - 1
+        while level >= 0 {
+            if entry.isHole { return .hole }
+            let node = try loadNode(entry, snapshot: snapshot, what: "tree node (level \(level))")
+            entry = node.entry(Int((index >> (8 * UInt64(level))) & 255))
+            level -= 1
+        }
+        return entry
+    }
+
+    /// Visits every payload entry of a data tree in index order.
+    private func walk(root: TreeEntry, snapshot: UInt64?, levels: Int? = nil,
+                      visitNode: ((TreeEntry) -> Bool)? = nil,
+                      _ visit: (UInt64, TreeEntry) throws(StoreError) -> Void) throws(StoreError) {
+        func descend(_ entry: TreeEntry, level: Int, base: UInt64) throws(StoreError) {
+            if entry.isHole { return }
+            if let visitNode, !visitNode(entry) { return }
+            let node = try loadNode(entry, snapshot: snapshot, what: "tree node (level \(level))")
+            for slot in 0..<Layout.entriesPerNode {
+                let child = node.entry(slot)
+                if child.isHole { continue }
+                let index = base | (UInt64(slot) << (8 * UInt64(level)))
+                if level == 0 {
+                    try visit(index, child)
+                } else {
+                    try descend(child, level: level - 1, base: index)
+                }
+            }
+        }
+        try descend(root, level: (levels ?? superblock.dataLevels) - 1, base: 0)
+    }
+
+    // MARK: - Writing
+
+    /// Takes a snapshot: writes the given pages atomically on top of the
+    /// newest snapshot. Either all of them become durable, with the new
+    /// snapshot, or (on a thrown error) none, and the previous snapshot stays
+    /// the newest. Later writes to the same page in `writes` win.
+    @discardableResult
+    public func commit(_ writes: [PageWrite]) throws(StoreError) -> SnapshotInfo {
+        guard !isReadOnly else { throw .readOnly(path: device.path) }
+        for write in writes {
+            guard write.page < superblock.pageCount else {
+                throw .pageOutOfRange(page: write.page, pageCount: superblock.pageCount)
+            }
+            guard write.bytes.count == Layout.blockSize, write.bytes.baseAddress != nil else {
+                throw .invalidArgument("page \(write.page): a page write must be exactly \(Layout.blockSize) bytes, not \(write.bytes.count)")
+            }
+        }
+        // Sort by page; the last write of a page wins.
+        var order = Array(writes.indices)
+        order.sort { writes[$0].page != writes[$1].page ? writes[$0].page < writes[$1].page : $0 < $1 }
+        var unique: [PageWrite] = []
+        unique.reserveCapacity(order.count)
+        for index in order {
+            if let last = unique.last, last.page == writes[index].page { unique[unique.count - 1] = writes[index] } else { unique.append(writes[index]) }
+        }
+        try commitInternal(writes: unique, makeSnapshot: true)
+        return SnapshotInfo(superblock.snapshots.last!)
+    }
+
+    /// Convenience for tests and tools: commits pages given as byte arrays.
+    @discardableResult
+    public func commit(pages: [(page: UInt64, bytes: [UInt8])]) throws(StoreError) -> SnapshotInfo {
+        var buffers: [UnsafeMutableRawBufferPointer] = []
+        defer { buffers.forEach { $0.deallocate() } }
+        var writes: [PageWrite] = []
+        for (page, bytes) in pages {
+            guard bytes.count == Layout.blockSize else {
+                throw .invalidArgument("page \(page): a page write must be exactly \(Layout.blockSize) bytes, not \(bytes.count)")
+            }
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Layout.blockSize, alignment: 16)
+            buffer.copyBytes(from: bytes)
+            buffers.append(buffer)
+            writes.append(PageWrite(page: page, bytes: UnsafeRawBufferPointer(buffer)))
+        }
+        return try commit(writes)
+    }
+
+    /// Makes snapshot `id` the newest again; newer snapshots are discarded
+    /// (their space is freed). The change is durable when this returns.
+    public func rollback(to id: UInt64) throws(StoreError) {
+        guard !isReadOnly else { throw .readOnly(path: device.path) }
+        guard let index = superblock.snapshots.firstIndex(where: { $0.id == id }) else {
+            throw .noSuchSnapshot(id: id, retained: superblock.snapshots.map(\.id))
+        }
+        let saved = superblock.snapshots
+        superblock.snapshots.removeSubrange((index + 1)...)
+        do throws(StoreError) {
+            try rebuildSpaceMap()
+            try commitInternal(writes: [], makeSnapshot: false)
+        } catch {
+            superblock.snapshots = saved
+            throw error
+        }
+    }
+
+    /// The changes one commit makes to the in-memory space map, to undo them
+    /// if the commit fails.
+    private struct Transaction {
+        var setInMap: [UInt64] = []
+        var clearedInMap: [UInt64] = []
+        var allocated: [UInt64] = []
+        var freed: [UInt64] = []
+        var dirtyMapPages = Set<UInt64>()
+    }
+
+    private func allocate(_ txn: inout Transaction) -> UInt64 {
+        var block = busy.firstClear(from: firstFreeHint)
+        if block == nil {
+            // Grow the space: by 1/8 of the device, at least 1 MiB.
+            let old = busy.count
+            let grown = old + max(256, old / 8)
+            busy.resize(to: grown)
+            onDisk.resize(to: grown)
+            block = busy.firstClear(from: old)
+        }
+        let chosen = block!
+        firstFreeHint = chosen + 1
+        busy.set(chosen)
+        onDisk.set(chosen)
+        blocksInUse += 1
+        txn.allocated.append(chosen)
+        txn.setInMap.append(chosen)
+        txn.dirtyMapPages.insert(chosen / Layout.blocksPerBitmapPage)
+        nodeCache.removeValue(forKey: chosen)
+        return chosen
+    }
+
+    /// Frees a block that no snapshot of the new state references; it stays
+    /// busy until the next commit is durable.
+    private func free(_ block: UInt64, _ txn: inout Transaction) {
+        if onDisk[block] {
+            onDisk.clear(block)
+            blocksInUse -= 1
+            txn.clearedInMap.append(block)
+            txn.dirtyMapPages.insert(block / Layout.blocksPerBitmapPage)
+        }
+        txn.freed.append(block)
+    }
+
+    private func commitInternal(writes: [PageWrite], makeSnapshot: Bool) throws(StoreError) {
+        let sequence = superblock.sequence + 1
+        var txn = Transaction()
+        var next = superblock
+        next.sequence = sequence
+        do throws(StoreError) {
+            var blocksToWrite: [(block: UInt64, bytes: UnsafeRawPointer)] = []
+            var keepAlive: [BlockBuffer] = []
+            var bytesWritten: UInt64 = 0
+
+            if makeSnapshot {
+                let id = superblock.nextSnapshotID
+                let birth = UInt32(truncatingIfNeeded: id)
+                let previous = superblock.snapshots.last
+                let tree = try TreeBuilder(levels: superblock.dataLevels, oldRoot: previous?.root ?? .hole,
+                                           oldLevels: superblock.dataLevels) { [unowned self] entry throws(StoreError) in
+                    try self.loadNode(entry, snapshot: previous?.id, what: "tree node")
+                }
+                var replaced: [UInt64] = []
+                var newlyMapped: UInt64 = 0
+                blocksToWrite.reserveCapacity(writes.count + writes.count / 128 + 8)
+                for write in writes {
+                    let old = try tree.touchPayload(write.page)
+                    if old.isHole { newlyMapped += 1 } else { replaced.append(old.block) }
+                    let block = allocate(&txn)
+                    tree.setPayload(write.page, TreeEntry(block: block, checksum: crc32c(write.bytes), birth: birth))
+                    blocksToWrite.append((block, write.bytes.baseAddress!))
+                }
+                for node in tree.allNodes {
+                    node.block = allocate(&txn)
+                    blocksToWrite.append((node.block, UnsafeRawPointer(node.buffer.bytes)))
+                    keepAlive.append(node.buffer)
+                }
+                let root = tree.finalize(birth: birth)
+                replaced.append(contentsOf: tree.replaced)
+                let (head, listBuffers) = buildFreedList(replaced, birth: birth, &txn)
+                for (block, buffer) in listBuffers {
+                    blocksToWrite.append((block, UnsafeRawPointer(buffer.bytes)))
+                    keepAlive.append(buffer)
+                }
+                let metadataBlocks = UInt64(blocksToWrite.count - writes.count)
+                bytesWritten = (UInt64(blocksToWrite.count) << Layout.blockShift)
+                next.snapshots.append(SnapshotRecord(
+                    id: id, timeNanos: nowNanos(), root: root, pagesWritten: UInt64(writes.count),
+                    bytesWritten: bytesWritten, pagesMapped: (previous?.pagesMapped ?? 0) + newlyMapped,
+                    freedHead: head, freedBlocks: UInt64(replaced.count)))
+                _ = metadataBlocks
+                next.nextSnapshotID = id + 1
+            }
+
+            // Retention: drop the oldest snapshots; what only they used is free.
+            while next.snapshots.count > next.keep {
+                next.snapshots.removeFirst()
+                try release(&next.snapshots[0], &txn)
+            }
+
+            // The space map, copy-on-write like everything else.
+            let (mapRoot, mapLevels, mapBlocks) = try buildSpaceMap(&txn, birth: UInt32(truncatingIfNeeded: sequence))
+            for (block, buffer) in mapBlocks {
+                blocksToWrite.append((block, UnsafeRawPointer(buffer.bytes)))
+                keepAlive.append(buffer)
+            }
+            if makeSnapshot {
+                // Account the space-map blocks to the snapshot too.
+                next.snapshots[next.snapshots.count - 1].bytesWritten += UInt64(mapBlocks.count) << Layout.blockShift
+            }
+            next.spaceMapRoot = mapRoot
+            next.spaceMapLevels = mapLevels
+            next.deviceBlocks = onDisk.count
+            next.blocksInUse = blocksInUse
+
+            // Write: sorted, in runs of adjacent blocks; then the barrier.
+            let deviceBytes = onDisk.count << Layout.blockShift
+            if device.size < deviceBytes {
+                do throws(BlockDeviceError) { try device.grow(to: deviceBytes) } catch { throw StoreError(error) }
+            }
+            blocksToWrite.sort { $0.block < $1.block }
+            var start = 0
+            while start < blocksToWrite.count {
+                var end = start + 1
+                while end < blocksToWrite.count && blocksToWrite[end].block == blocksToWrite[end - 1].block + 1 { end += 1 }
+                let buffers = blocksToWrite[start..<end].map { UnsafeRawBufferPointer(start: $0.bytes, count: Layout.blockSize) }
+                do throws(BlockDeviceError) { try device.write(buffers, at: blocksToWrite[start].block << Layout.blockShift) } catch { throw StoreError(error) }
+                start = end
+            }
+            if !blocksToWrite.isEmpty {
+                do throws(BlockDeviceError) { try device.flush() } catch { throw StoreError(error) }
+            }
+            withExtendedLifetime(keepAlive) {}
+
+            // Commit point: the superblock, then the barrier.
+            next.encode(into: scratch)
+            do throws(BlockDeviceError) {
+                try device.write(scratch.raw, at: Layout.superblockSlots[Int(sequence % 2)] << Layout.blockShift)
+                try device.flush()
+            } catch {
+                throw StoreError(error)
+            }
+        } catch {
+            undo(txn, tag: sequence)
+            throw error
+        }
+        // Durable. Blocks freed by the previous commit may now be reused.
+        superblock = next
+        rewriteWholeSpaceMap = false
+        quarantine.append((tag: sequence, blocks: txn.freed))
+        releaseQuarantine(upTo: sequence - 1)
+    }
+
+    private func undo(_ txn: Transaction, tag: UInt64) {
+        for block in txn.clearedInMap.reversed() { onDisk.set(block); blocksInUse += 1 }
+        for block in txn.setInMap.reversed() { onDisk.clear(block); blocksInUse -= 1 }
+        // The failed commit may have reached the disk in part, even its
+        // superblock: keep its blocks away from the next commit.
+        quarantine.append((tag: tag, blocks: txn.allocated))
+    }
+
+    private func releaseQuarantine(upTo tag: UInt64) {
+        quarantine.removeAll { entry in
+            guard entry.tag <= tag else { return false }
+            for block in entry.blocks where !onDisk[block] {
+                busy.clear(block)
+                if block < firstFreeHint { firstFreeHint = block }
+            }
+            return true
+        }
+    }
+
+    /// Writes a freed list: the blocks of the previous snapshot that the new
+    /// one replaced, as extents, in a chain of blocks.
+    ///
+    /// Freed-list block layout: `0: next block (u64), 8: next crc32c (u32),
+    /// 12: extent count (u32), 16: extents (start u64, length u64) ...`.
+    private func buildFreedList(_ blocks: [UInt64], birth: UInt32, _ txn: inout Transaction)
+        -> (TreeEntry, [(UInt64, BlockBuffer)]) {
+        guard !blocks.isEmpty else { return (.hole, []) }
+        var extents: [(UInt64, UInt64)] = []
+        for block in blocks.sorted() {
+            if let last = extents.last, last.0 + last.1 == block {
+                extents[extents.count - 1].1 += 1
+            } else {
+                extents.append((block, 1))
+            }
+        }
+        let perBlock = Layout.extentsPerFreedBlock
+        let count = (extents.count + perBlock - 1) / perBlock
+        var result: [(UInt64, BlockBuffer)] = []
+        for _ in 0..<count { result.append((allocate(&txn), BlockBuffer())) }
+        var nextEntry = TreeEntry.hole
+        for index in stride(from: count - 1, through: 0, by: -1) {
+            let buffer = result[index].1
+            buffer.setU64(0, nextEntry.block)
+            buffer.setU32(8, nextEntry.checksum)
+            let slice = extents[(index * perBlock)..<min(extents.count, (index + 1) * perBlock)]
+            buffer.setU32(12, UInt32(slice.count))
+            for (offset, extent) in slice.enumerated() {
+                buffer.setU64(16 + offset * 16, extent.0)
+                buffer.setU64(24 + offset * 16, extent.1)
+            }
+            nextEntry = TreeEntry(block: result[index].0, checksum: buffer.checksum, birth: 0)
+        }
+        return (TreeEntry(block: nextEntry.block, checksum: nextEntry.checksum, birth: UInt32(count)), result)
+    }
+
+    /// Reads a freed list: its extents and the blocks that hold it.
+    private func readFreedList(_ head: TreeEntry, snapshot: UInt64) throws(StoreError) -> (extents: [(UInt64, UInt64)], listBlocks: [UInt64]) {
+        var extents: [(UInt64, UInt64)] = []
+        var listBlocks: [UInt64] = []
+        var entry = head
+        let buffer = BlockBuffer()
+        let limit = Int(head.birth)
+        while !entry.isHole {
+            guard listBlocks.count < max(limit, 1) else {
+                throw .corrupt(path: device.path, detail: "freed list of snapshot \(snapshot) is longer than recorded")
+            }
+            try readBlock(entry, into: buffer, snapshot: snapshot, what: "freed list")
+            listBlocks.append(entry.block)
+            let count = Int(buffer.u32(12))
+            guard count <= Layout.extentsPerFreedBlock else {
+                throw .corrupt(path: device.path, detail: "freed list block \(entry.block) of snapshot \(snapshot) holds \(count) extents")
+            }
+            for index in 0..<count {
+                extents.append((buffer.u64(16 + index * 16), buffer.u64(24 + index * 16)))
+            }
+            entry = TreeEntry(block: buffer.u64(0), checksum: buffer.u32(8), birth: 0)
+        }
+        return (extents, listBlocks)
+    }
+
+    /// `record` has become the oldest retained snapshot: the blocks it
+    /// replaced from its (now dropped) predecessor are free.
+    private func release(_ record: inout SnapshotRecord, _ txn: inout Transaction) throws(StoreError) {
+        guard !record.freedHead.isHole else { return }
+        do throws(StoreError) {
+            let list = try readFreedList(record.freedHead, snapshot: record.id)
+            for (start, length) in list.extents {
+                guard start >= 2, start + length <= onDisk.count else { continue }
+                for block in start..<(start + length) { free(block, &txn) }
+            }
+            for block in list.listBlocks { free(block, &txn) }
+        } catch {
+            // The space stays allocated (a leak `verify` reports); the data is safe.
+            warnings.append("could not release the space of snapshot \(record.id)'s predecessor: \(error)")
+        }
+        record.freedHead = .hole
+        record.freedBlocks = 0
+    }
+
+    /// Writes the changed pages of the space map and the tree over them.
+    /// Allocating blocks for the map changes the map, so this repeats until
+    /// no new page becomes dirty (two or three rounds).
+    private func buildSpaceMap(_ txn: inout Transaction, birth: UInt32)
+        throws(StoreError) -> (TreeEntry, Int, [(UInt64, BlockBuffer)]) {
+        // Leave room for growth during this commit before choosing the height.
+        let headroom = onDisk.count + 4 * Layout.blocksPerBitmapPage
+        let levels = max(superblock.spaceMapLevels, treeLevels(forPayloads: (headroom + Layout.blocksPerBitmapPage - 1) / Layout.blocksPerBitmapPage))
+        let tree = try TreeBuilder(levels: levels, oldRoot: superblock.spaceMapRoot, oldLevels: superblock.spaceMapLevels) {
+            [unowned self] entry throws(StoreError) in try self.loadNode(entry, snapshot: nil, what: "space map node")
+        }
+        if rewriteWholeSpaceMap {
+            let pages = (onDisk.count + Layout.blocksPerBitmapPage - 1) / Layout.blocksPerBitmapPage
+            for page in 0..<pages { txn.dirtyMapPages.insert(page) }
+        }
+        var pageBlocks: [UInt64: UInt64] = [:]
+        while true {
+            let todo = txn.dirtyMapPages.filter { pageBlocks[$0] == nil }.sorted()
+            let unplaced = tree.allNodes.filter { $0.block == 0 }
+            if todo.isEmpty && unplaced.isEmpty { break }
+            for page in todo {
+                let old = try tree.touchPayload(page)
+                if !old.isHole { free(old.block, &txn) }
+                pageBlocks[page] = allocate(&txn)
+            }
+            for block in tree.takeReplaced() { free(block, &txn) }
+            for node in tree.allNodes where node.block == 0 { node.block = allocate(&txn) }
+        }
+        guard onDisk.count <= UInt64(1) << (8 * UInt64(levels)) * Layout.blocksPerBitmapPage else {
+            throw .deviceFull(path: device.path, detail: "the space map cannot cover \(onDisk.count) blocks")
+        }
+        var out: [(UInt64, BlockBuffer)] = []
+        for (page, block) in pageBlocks {
+            let buffer = BlockBuffer()
+            onDisk.copyPage(page, into: buffer)
+            tree.setPayload(page, TreeEntry(block: block, checksum: buffer.checksum, birth: birth))
+            out.append((block, buffer))
+        }
+        let root = tree.finalize(birth: birth)
+        for node in tree.allNodes { out.append((node.block, node.buffer)) }
+        return (root, levels, out)
+    }
+
+    /// Reads the space map of a superblock.
+    private func loadSpaceMap(_ state: Superblock) throws(StoreError) -> Bitmap {
+        var map = Bitmap(count: state.deviceBlocks)
+        guard state.deviceBlocks >= 2, state.deviceBlocks <= device.size >> Layout.blockShift else {
+            throw .corrupt(path: device.path, detail: "commit \(state.sequence) covers \(state.deviceBlocks) blocks but the device has \(device.size >> Layout.blockShift)")
+        }
+        let buffer = BlockBuffer()
+        let pages = (state.deviceBlocks + Layout.blocksPerBitmapPage - 1) / Layout.blocksPerBitmapPage
+        var failure: StoreError? = nil
+        try walk(root: state.spaceMapRoot, snapshot: nil, levels: state.spaceMapLevels) { page, entry throws(StoreError) in
+            guard page < pages else {
+                failure = .corrupt(path: device.path, detail: "space map page \(page) lies beyond the device")
+                return
+            }
+            try readBlock(entry, into: buffer, snapshot: nil, what: "space map page \(page)")
+            map.loadPage(page, from: buffer)
+        }
+        if let failure { throw failure }
+        map.set(0)
+        map.set(1)
+        return map
+    }
+
+    /// Recomputes the space map from the retained snapshots (after a
+    /// fallback or a rollback). Reads every tree node: O(metadata).
+    private func rebuildSpaceMap() throws(StoreError) {
+        var reachable = Bitmap(count: onDisk.count)
+        reachable.set(0)
+        reachable.set(1)
+        for record in superblock.snapshots {
+            try walk(root: record.root, snapshot: record.id, visitNode: { entry in
+                guard entry.block < reachable.count else { return false }
+                if reachable[entry.block] { return false }
+                reachable.set(entry.block)
+                return true
+            }) { _, entry throws(StoreError) in
+                if entry.block < reachable.count { reachable.set(entry.block) }
+            }
+            if !record.freedHead.isHole {
+                if let list = try? readFreedList(record.freedHead, snapshot: record.id) {
+                    for block in list.listBlocks { reachable.set(block) }
+                }
+            }
+        }
+        // Everything the durable states used stays busy until the next commit
+        // after this one is durable.
+        var held: [UInt64] = []
+        for block in 0..<onDisk.count where onDisk[block] && !reachable[block] { held.append(block) }
+        busy.formUnion(onDisk)
+        onDisk = reachable
+        blocksInUse = reachable.population
+        quarantine.append((tag: superblock.sequence + 1, blocks: held))
+        rewriteWholeSpaceMap = true
+    }
+
+    // MARK: - Checking
+
+    /// Checks a snapshot at open: its root, or (for `.newestSnapshot`) every
+    /// node and page it wrote itself.
+    private func check(snapshot record: SnapshotRecord, depth: OpenVerification) throws(StoreError) {
+        if record.root.isHole { return }
+        _ = try loadNode(record.root, snapshot: record.id, what: "root node")
+        guard depth == .newestSnapshot else { return }
+        let birth = UInt32(truncatingIfNeeded: record.id)
+        let buffer = BlockBuffer()
+        try walk(root: record.root, snapshot: record.id, visitNode: { $0.birth == birth }) { page, entry throws(StoreError) in
+            guard entry.birth == birth else { return }
+            try readBlock(entry, into: buffer, snapshot: record.id, what: "page \(page)")
+        }
+    }
+
+    /// Reads every retained block and checks every checksum, and checks the
+    /// space map against what the snapshots use. `content` may check each
+    /// page's bytes and return a problem.
+    public func verify(content: ((_ page: UInt64, _ snapshot: UInt64, _ bytes: UnsafeRawBufferPointer) -> String?)? = nil) -> VerifyReport {
+        var report = VerifyReport()
+        var seen = Bitmap(count: onDisk.count)
+        seen.set(0)
+        seen.set(1)
+        let buffer = BlockBuffer()
+        func note(_ block: UInt64) { if block < seen.count { seen.set(block) } }
+        for record in superblock.snapshots.reversed() {
+            do throws(StoreError) {
+                try walk(root: record.root, snapshot: record.id, visitNode: { entry in
+                    if entry.block < seen.count && seen[entry.block] { return false }
+                    note(entry.block)
+                    report.blocksChecked += 1
+                    self.nodeCache.removeValue(forKey: entry.block)  // force a fresh read
+                    return true
+                }) { page, entry throws(StoreError) in
+                    if entry.block < seen.count && seen[entry.block] { return }
+                    note(entry.block)
+                    report.blocksChecked += 1
+                    do throws(StoreError) {
+                        try readBlock(entry, into: buffer, snapshot: record.id, what: "page \(page)")
+                        if let problem = content?(page, record.id, buffer.raw) {
+                            report.problems.append("snapshot \(record.id), page \(page), block \(entry.block): \(problem)")
+                        }
+                    } catch {
+                        report.problems.append(error.description)
+                    }
+                }
+            } catch {
+                report.problems.append(error.description)
+            }
+            if !record.freedHead.isHole {
+                do throws(StoreError) {
+                    let list = try readFreedList(record.freedHead, snapshot: record.id)
+                    list.listBlocks.forEach(note)
+                    report.blocksChecked += UInt64(list.listBlocks.count)
+                    for (start, length) in list.extents where start + length > onDisk.count || start < 2 {
+                        report.problems.append("freed list of snapshot \(record.id) names blocks \(start)..<\(start + length) outside the device")
+                    }
+                } catch {
+                    report.problems.append(error.description)
+                }
+            }
+        }
+        // The space map itself.
+        if !rewriteWholeSpaceMap {
+            do throws(StoreError) {
+                try walk(root: superblock.spaceMapRoot, snapshot: nil, levels: superblock.spaceMapLevels, visitNode: { entry in
+                    note(entry.block)
+                    report.blocksChecked += 1
+                    self.nodeCache.removeValue(forKey: entry.block)
+                    return true
+                }) { page, entry throws(StoreError) in
+                    note(entry.block)
+                    report.blocksChecked += 1
+                    try readBlock(entry, into: buffer, snapshot: nil, what: "space map page \(page)")
+                }
+            } catch {
+                report.problems.append(error.description)
+            }
+        }
+        var leaked: UInt64 = 0
+        for block in 0..<onDisk.count {
+            if seen[block] && !onDisk[block] {
+                report.problems.append("block \(block) is in use but the space map marks it free")
+            } else if onDisk[block] && !seen[block] {
+                leaked += 1
+            }
+        }
+        if leaked > 0 && !rewriteWholeSpaceMap {
+            report.warnings.append("\(leaked) blocks are marked in use but nothing references them (leaked space)")
+        }
+        return report
+    }
+}
+
+private func describe(_ problem: Superblock.SlotProblem) -> String {
+    switch problem {
+    case .wrongMagic: return "no superblock magic"
+    case .badChecksum: return "checksum mismatch"
+    case let .newerVersion(version): return "format version \(version) is newer than \(Layout.formatVersion)"
+    case let .inconsistent(reason): return reason
+    }
+}
+
+/// Wall-clock time in ns since the Unix epoch.
+func nowNanos() -> Int64 {
+    var spec = timespec()
+    clock_gettime(CLOCK_REALTIME, &spec)
+    return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
+}
+
+/// Fills a buffer from the host's entropy source.
+func fillRandom(_ buffer: UnsafeMutableRawBufferPointer) {
+    var generator = SystemRandomNumberGenerator()
+    for index in 0..<buffer.count { buffer[index] = UInt8.random(in: 0...255, using: &generator) }
+}

@@ -1,0 +1,179 @@
+// The superblock: the commit record of the image. Two copies live at device
+// blocks 0 and 1; commit number N writes slot N % 2, so the other slot
+// always holds the previous commit. Recovery reads both and takes the valid
+// one with the higher commit number (LMDB's two meta pages).
+//
+// Layout (4096 bytes, little-endian):
+// ```
+// off  size  field
+//   0     8  magic "PHNTMIMG"
+//   8     4  format version (1)
+//  12     4  block size (4096)
+//  16     8  commit sequence number (first commit is 1)
+//  24     8  logical size in pages
+//  32     4  data tree levels
+//  36     4  keep: snapshots retained
+//  40     8  next snapshot id
+//  48     8  device size in blocks (what the space map covers)
+//  56    16  space map root: tree entry (block, crc32c, birth)
+//  72     4  space map tree levels
+//  76     4  snapshot count (entries in the catalog below)
+//  80     8  blocks in use (bits set in the space map)
+//  88     8  image creation time, ns since the Unix epoch
+//  96    16  image id (random)
+// 112  80*n  snapshot catalog, oldest first (n <= 32), see SnapshotRecord
+// 4092    4  crc32c of bytes 0..<4092
+// ```
+
+/// The decoded commit record.
+struct Superblock: Equatable {
+    var sequence: UInt64
+    var pageCount: UInt64
+    var dataLevels: Int
+    var keep: Int
+    var nextSnapshotID: UInt64
+    var deviceBlocks: UInt64
+    var spaceMapRoot: TreeEntry
+    var spaceMapLevels: Int
+    var blocksInUse: UInt64
+    var createdNanos: Int64
+    var imageID: (UInt64, UInt64)
+    var snapshots: [SnapshotRecord]
+
+    static func == (a: Superblock, b: Superblock) -> Bool {
+        a.sequence == b.sequence && a.pageCount == b.pageCount && a.dataLevels == b.dataLevels
+            && a.keep == b.keep && a.nextSnapshotID == b.nextSnapshotID && a.deviceBlocks == b.deviceBlocks
+            && a.spaceMapRoot == b.spaceMapRoot && a.spaceMapLevels == b.spaceMapLevels
+            && a.blocksInUse == b.blocksInUse && a.createdNanos == b.createdNanos
+            && a.imageID == b.imageID && a.snapshots == b.snapshots
+    }
+
+    static let catalogOffset = 112
+    static let checksumOffset = Layout.blockSize - 4
+
+    func encode(into buffer: BlockBuffer) {
+        buffer.zero()
+        buffer.setU64(0, Layout.superblockMagic)
+        buffer.setU32(8, Layout.formatVersion)
+        buffer.setU32(12, UInt32(Layout.blockSize))
+        buffer.setU64(16, sequence)
+        buffer.setU64(24, pageCount)
+        buffer.setU32(32, UInt32(dataLevels))
+        buffer.setU32(36, UInt32(keep))
+        buffer.setU64(40, nextSnapshotID)
+        buffer.setU64(48, deviceBlocks)
+        buffer.setU64(56, spaceMapRoot.block)
+        buffer.setU32(64, spaceMapRoot.checksum)
+        buffer.setU32(68, spaceMapRoot.birth)
+        buffer.setU32(72, UInt32(spaceMapLevels))
+        buffer.setU32(76, UInt32(snapshots.count))
+        buffer.setU64(80, blocksInUse)
+        buffer.setU64(88, UInt64(bitPattern: createdNanos))
+        buffer.setU64(96, imageID.0)
+        buffer.setU64(104, imageID.1)
+        for (index, record) in snapshots.enumerated() {
+            record.encode(into: buffer, at: Self.catalogOffset + index * SnapshotRecord.size)
+        }
+        let crc = crc32c(UnsafeRawBufferPointer(start: buffer.bytes, count: Self.checksumOffset))
+        buffer.setU32(Self.checksumOffset, crc)
+    }
+
+    /// Why a slot could not be used.
+    enum SlotProblem: Error, Equatable {
+        case wrongMagic
+        case badChecksum
+        case newerVersion(UInt32)
+        case inconsistent(String)
+    }
+
+    static func decode(_ buffer: BlockBuffer) -> Result<Superblock, SlotProblem> {
+        guard buffer.u64(0) == Layout.superblockMagic else { return .failure(.wrongMagic) }
+        let crc = crc32c(UnsafeRawBufferPointer(start: buffer.bytes, count: checksumOffset))
+        guard crc == buffer.u32(checksumOffset) else { return .failure(.badChecksum) }
+        let version = buffer.u32(8)
+        guard version <= Layout.formatVersion else { return .failure(.newerVersion(version)) }
+        guard version >= 1 else { return .failure(.inconsistent("format version 0")) }
+        guard buffer.u32(12) == UInt32(Layout.blockSize) else {
+            return .failure(.inconsistent("block size \(buffer.u32(12)), expected \(Layout.blockSize)"))
+        }
+        let count = Int(buffer.u32(76))
+        let keep = Int(buffer.u32(36))
+        let dataLevels = Int(buffer.u32(32))
+        let mapLevels = Int(buffer.u32(72))
+        guard count <= Layout.maxKeep, keep >= 1, keep <= Layout.maxKeep,
+              (1...8).contains(dataLevels), (1...8).contains(mapLevels) else {
+            return .failure(.inconsistent("field out of range (snapshots \(count), keep \(keep), levels \(dataLevels)/\(mapLevels))"))
+        }
+        var snapshots: [SnapshotRecord] = []
+        for index in 0..<count {
+            snapshots.append(SnapshotRecord.decode(buffer, at: catalogOffset + index * SnapshotRecord.size))
+        }
+        return .success(Superblock(
+            sequence: buffer.u64(16),
+            pageCount: buffer.u64(24),
+            dataLevels: dataLevels,
+            keep: keep,
+            nextSnapshotID: buffer.u64(40),
+            deviceBlocks: buffer.u64(48),
+            spaceMapRoot: TreeEntry(block: buffer.u64(56), checksum: buffer.u32(64), birth: buffer.u32(68)),
+            spaceMapLevels: mapLevels,
+            blocksInUse: buffer.u64(80),
+            createdNanos: Int64(bitPattern: buffer.u64(88)),
+            imageID: (buffer.u64(96), buffer.u64(104)),
+            snapshots: snapshots))
+    }
+}
+
+/// One retained snapshot in the catalog.
+///
+/// Layout (80 bytes):
+/// ```
+///  0  8  snapshot id
+///  8  8  time taken, ns since the Unix epoch
+/// 16 16  data tree root: tree entry (block, crc32c, birth)
+/// 32  8  pages written by this snapshot
+/// 40  8  bytes written by this snapshot (pages and metadata)
+/// 48  8  pages mapped in the whole space at this snapshot
+/// 56 16  freed list head: tree entry (block, crc32c, number of list blocks)
+/// 72  8  blocks on the freed list
+/// ```
+/// The freed list names the blocks of the previous snapshot that this one
+/// replaced; they become free when the previous snapshot leaves the history.
+struct SnapshotRecord: Equatable {
+    static let size = 80
+    var id: UInt64
+    var timeNanos: Int64
+    var root: TreeEntry
+    var pagesWritten: UInt64
+    var bytesWritten: UInt64
+    var pagesMapped: UInt64
+    var freedHead: TreeEntry
+    var freedBlocks: UInt64
+
+    func encode(into buffer: BlockBuffer, at offset: Int) {
+        buffer.setU64(offset, id)
+        buffer.setU64(offset + 8, UInt64(bitPattern: timeNanos))
+        buffer.setU64(offset + 16, root.block)
+        buffer.setU32(offset + 24, root.checksum)
+        buffer.setU32(offset + 28, root.birth)
+        buffer.setU64(offset + 32, pagesWritten)
+        buffer.setU64(offset + 40, bytesWritten)
+        buffer.setU64(offset + 48, pagesMapped)
+        buffer.setU64(offset + 56, freedHead.block)
+        buffer.setU32(offset + 64, freedHead.checksum)
+        buffer.setU32(offset + 68, freedHead.birth)
+        buffer.setU64(offset + 72, freedBlocks)
+    }
+
+    static func decode(_ buffer: BlockBuffer, at offset: Int) -> SnapshotRecord {
+        SnapshotRecord(
+            id: buffer.u64(offset),
+            timeNanos: Int64(bitPattern: buffer.u64(offset + 8)),
+            root: TreeEntry(block: buffer.u64(offset + 16), checksum: buffer.u32(offset + 24), birth: buffer.u32(offset + 28)),
+            pagesWritten: buffer.u64(offset + 32),
+            bytesWritten: buffer.u64(offset + 40),
+            pagesMapped: buffer.u64(offset + 48),
+            freedHead: TreeEntry(block: buffer.u64(offset + 56), checksum: buffer.u32(offset + 64), birth: buffer.u32(offset + 68)),
+            freedBlocks: buffer.u64(offset + 72))
+    }
+}

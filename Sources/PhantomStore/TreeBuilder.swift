@@ -1,0 +1,108 @@
+/// Builds the new version of a copy-on-write radix tree during one commit.
+///
+/// A tree of `levels` levels maps a payload index (a page number, or a
+/// space-map page number) to a `TreeEntry`. Level 0 nodes hold the payload
+/// entries; the single node at level `levels - 1` is the root. Digit `l` of
+/// the index (bits `8l ..< 8l+8`) picks the slot at level `l`.
+///
+/// Nodes on the path to a changed payload are copied (never changed in
+/// place); the blocks of the copied originals are collected in `replaced`.
+/// Use: `touchPayload` for every changed index, assign a block to every node
+/// in `nodesWithoutBlock`, `setPayload`, then `finalize` computes the
+/// checksums bottom-up and returns the new root entry.
+final class TreeBuilder {
+    final class PendingNode {
+        let buffer: BlockBuffer
+        var block: UInt64 = 0
+        init(_ buffer: BlockBuffer) { self.buffer = buffer }
+    }
+
+    let levels: Int
+    private let oldLevels: Int
+    private let oldRoot: TreeEntry
+    private var nodes: [[UInt64: PendingNode]]
+    /// Blocks of original nodes that were copied (they belong to the previous tree).
+    private(set) var replaced: [UInt64] = []
+    private let load: (TreeEntry) throws(StoreError) -> BlockBuffer
+
+    /// - Parameters:
+    ///   - levels: height of the new tree (at least `oldLevels`).
+    ///   - oldRoot: the previous tree's root (a hole for an empty tree).
+    ///   - oldLevels: the previous tree's height; a taller new tree keeps the
+    ///     old one as the subtree at index 0.
+    ///   - load: reads and checks an existing node.
+    init(levels: Int, oldRoot: TreeEntry, oldLevels: Int,
+         load: @escaping (TreeEntry) throws(StoreError) -> BlockBuffer) throws(StoreError) {
+        precondition(levels >= oldLevels)
+        self.levels = levels
+        self.oldLevels = oldLevels
+        self.oldRoot = oldRoot
+        self.load = load
+        nodes = Array(repeating: [:], count: levels)
+        if levels > oldLevels && !oldRoot.isHole {
+            _ = try node(level: oldLevels, index: 0)
+        }
+    }
+
+    /// Every pending node, by level.
+    var allNodes: [PendingNode] { nodes.flatMap { $0.values } }
+
+    /// The previous version of node (level, index), copied for change.
+    func node(level: Int, index: UInt64) throws(StoreError) -> PendingNode {
+        if let existing = nodes[level][index] { return existing }
+        let original: TreeEntry
+        if level >= oldLevels {
+            original = .hole
+        } else if level == levels - 1 {
+            original = oldRoot
+        } else {
+            let parent = try node(level: level + 1, index: index >> 8)
+            original = parent.buffer.entry(Int(index & 255))
+        }
+        let pending: PendingNode
+        if original.isHole {
+            pending = PendingNode(BlockBuffer())
+            if level == oldLevels && index == 0 && levels > oldLevels { pending.buffer.setEntry(0, oldRoot) }
+        } else {
+            pending = PendingNode(BlockBuffer(copying: try load(original)))
+            replaced.append(original.block)
+        }
+        if level < levels - 1 { _ = try node(level: level + 1, index: index >> 8) }
+        nodes[level][index] = pending
+        return pending
+    }
+
+    /// Makes the path to payload `index` writable; returns the entry it held.
+    func touchPayload(_ index: UInt64) throws(StoreError) -> TreeEntry {
+        try node(level: 0, index: index >> 8).buffer.entry(Int(index & 255))
+    }
+
+    /// Sets payload `index` (after `touchPayload`).
+    func setPayload(_ index: UInt64, _ entry: TreeEntry) {
+        nodes[0][index >> 8]!.buffer.setEntry(Int(index & 255), entry)
+    }
+
+    /// Hands out the replaced blocks collected since the last call.
+    func takeReplaced() -> [UInt64] {
+        defer { replaced.removeAll(keepingCapacity: true) }
+        return replaced
+    }
+
+    /// Computes checksums bottom-up, links children into parents and returns
+    /// the new root. Every node must have a block by now.
+    func finalize(birth: UInt32) -> TreeEntry {
+        var root = oldRoot
+        for level in 0..<levels {
+            for (index, pending) in nodes[level] {
+                precondition(pending.block != 0, "tree node without a block")
+                let entry = TreeEntry(block: pending.block, checksum: pending.buffer.checksum, birth: birth)
+                if level == levels - 1 {
+                    root = entry
+                } else {
+                    nodes[level + 1][index >> 8]!.buffer.setEntry(Int(index & 255), entry)
+                }
+            }
+        }
+        return root
+    }
+}
