@@ -135,7 +135,15 @@ public final class Store {
             do throws(BlockDeviceError) { try device.read(into: buffer.mutableRaw, at: slot << Layout.blockShift) } catch { throw StoreError(error) }
             slots.append((slot, Superblock.decode(buffer)))
         }
+        for entry in slots {
+            // A newer format's valid superblock: never read or overwrite its state.
+            if case let .failure(.newerVersion(version)) = entry.result {
+                throw .unsupportedVersion(path: path, found: version, supported: Layout.formatVersion)
+            }
+        }
         var valid = slots.compactMap { try? $0.result.get() }.sorted { $0.sequence > $1.sequence }
+        // Snapshot ids are never reused, even after falling back to an older commit.
+        let highestNextID = valid.map(\.nextSnapshotID).max() ?? 1
         if valid.isEmpty {
             let problems = slots.map { entry -> Superblock.SlotProblem in
                 if case let .failure(problem) = entry.result { return problem }
@@ -154,7 +162,8 @@ public final class Store {
         }
         var report = OpenReport()
         for (slot, result) in slots {
-            if case let .failure(problem) = result, problem != .wrongMagic || valid.count == 1 && slot == 0 && valid[0].sequence > 1 {
+            // A new image has written only slot 1; an empty slot 0 is normal then.
+            if case let .failure(problem) = result, !(problem == .wrongMagic && valid[0].sequence <= 1) {
                 report.notes.append("superblock \(slot) is unusable (\(describe(problem))); using the other copy")
             }
         }
@@ -179,6 +188,7 @@ public final class Store {
         guard let current = chosen, let store = probe else {
             throw .corrupt(path: path, detail: "the space maps of both superblocks are damaged")
         }
+        store.superblock.nextSnapshotID = max(store.superblock.nextSnapshotID, highestNextID)
         store.onDisk = map
         store.busy = map
         store.blocksInUse = map.population
@@ -256,7 +266,7 @@ public final class Store {
         return pages
     }
 
-    private func record(for snapshot: UInt64?) throws(StoreError) -> SnapshotRecord? {
+    fileprivate func record(for snapshot: UInt64?) throws(StoreError) -> SnapshotRecord? {
         guard let snapshot else { return superblock.snapshots.last }
         guard let record = superblock.snapshots.first(where: { $0.id == snapshot }) else {
             throw .noSuchSnapshot(id: snapshot, retained: superblock.snapshots.map(\.id))
@@ -284,7 +294,7 @@ public final class Store {
         }
     }
 
-    private func lookup(root: TreeEntry, levels: Int, index: UInt64, snapshot: UInt64?) throws(StoreError) -> TreeEntry {
+    fileprivate func lookup(root: TreeEntry, levels: Int, index: UInt64, snapshot: UInt64?) throws(StoreError) -> TreeEntry {
         var entry = root
         var level = levels - 1
         while level >= 0 {
@@ -372,13 +382,25 @@ public final class Store {
         guard let index = superblock.snapshots.firstIndex(where: { $0.id == id }) else {
             throw .noSuchSnapshot(id: id, retained: superblock.snapshots.map(\.id))
         }
-        let saved = superblock.snapshots
+        let saved = (superblock.snapshots, onDisk, busy, blocksInUse, quarantine, rewriteWholeSpaceMap)
         superblock.snapshots.removeSubrange((index + 1)...)
         do throws(StoreError) {
             try rebuildSpaceMap()
             try commitInternal(writes: [], makeSnapshot: false)
         } catch {
-            superblock.snapshots = saved
+            // Back to the state before: nothing of the newer snapshots may look free.
+            // The failed commit's own blocks stay held (it may have reached the
+            // disk); `undo` left them as the last quarantine entry.
+            let held = quarantine.count > saved.4.count ? quarantine.last : nil
+            (superblock.snapshots, onDisk, busy, blocksInUse, quarantine, rewriteWholeSpaceMap) = saved
+            if let held {
+                for block in held.blocks {
+                    busy.resize(to: block + 1)
+                    onDisk.resize(to: block + 1)
+                    busy.set(block)
+                }
+                quarantine.append(held)
+            }
             throw error
         }
     }
@@ -462,6 +484,12 @@ public final class Store {
                 }
                 let root = tree.finalize(birth: birth)
                 replaced.append(contentsOf: tree.replaced)
+                // With keep == 1 the new snapshot is at once the oldest: what it
+                // replaced is free now. Otherwise it is freed with its predecessor.
+                if next.keep == 1 {
+                    for block in replaced { free(block, &txn) }
+                    replaced.removeAll()
+                }
                 let (head, listBuffers) = buildFreedList(replaced, birth: birth, &txn)
                 for (block, buffer) in listBuffers {
                     blocksToWrite.append((block, UnsafeRawPointer(buffer.bytes)))
@@ -641,7 +669,7 @@ public final class Store {
     private func buildSpaceMap(_ txn: inout Transaction, birth: UInt32)
         throws(StoreError) -> (TreeEntry, Int, [(UInt64, BlockBuffer)]) {
         // Leave room for growth during this commit before choosing the height.
-        let headroom = onDisk.count + 4 * Layout.blocksPerBitmapPage
+        let headroom = onDisk.count + onDisk.count / 4 + 4 * Layout.blocksPerBitmapPage
         let levels = max(superblock.spaceMapLevels, treeLevels(forPayloads: (headroom + Layout.blocksPerBitmapPage - 1) / Layout.blocksPerBitmapPage))
         let tree = try TreeBuilder(levels: levels, oldRoot: superblock.spaceMapRoot, oldLevels: superblock.spaceMapLevels) {
             [unowned self] entry throws(StoreError) in try self.loadNode(entry, snapshot: nil, what: "space map node")
@@ -727,6 +755,7 @@ public final class Store {
         var held: [UInt64] = []
         for block in 0..<onDisk.count where onDisk[block] && !reachable[block] { held.append(block) }
         busy.formUnion(onDisk)
+        busy.formUnion(reachable)
         onDisk = reachable
         blocksInUse = reachable.population
         quarantine.append((tag: superblock.sequence + 1, blocks: held))
@@ -848,4 +877,25 @@ func nowNanos() -> Int64 {
 func fillRandom(_ buffer: UnsafeMutableRawBufferPointer) {
     var generator = SystemRandomNumberGenerator()
     for index in 0..<buffer.count { buffer[index] = UInt8.random(in: 0...255, using: &generator) }
+}
+
+extension Store {
+    /// The id the next snapshot will get.
+    public var nextSnapshotID: UInt64 { superblock.nextSnapshotID }
+}
+
+extension Store {
+    /// The device block holding page `page` as of `snapshot` (nil: a hole).
+    /// For tests and inspection tools.
+    public func physicalBlock(page: UInt64, snapshot: UInt64? = nil) throws(StoreError) -> UInt64? {
+        guard let record = try record(for: snapshot) else { return nil }
+        let entry = try lookup(root: record.root, levels: superblock.dataLevels, index: page, snapshot: record.id)
+        return entry.isHole ? nil : entry.block
+    }
+
+    /// The device block of the root node of a snapshot's tree (nil: empty).
+    public func rootBlock(snapshot: UInt64? = nil) throws(StoreError) -> UInt64? {
+        guard let record = try record(for: snapshot) else { return nil }
+        return record.root.isHole ? nil : record.root.block
+    }
 }

@@ -44,8 +44,11 @@ final class TreeBuilder {
         }
     }
 
-    /// Every pending node, by level.
-    var allNodes: [PendingNode] { nodes.flatMap { $0.values } }
+    /// Every pending node, by level, then by index: a deterministic order,
+    /// so that the same commit allocates the same blocks every time.
+    var allNodes: [PendingNode] {
+        nodes.flatMap { level in level.sorted { $0.key < $1.key }.map(\.value) }
+    }
 
     /// The previous version of node (level, index), copied for change.
     func node(level: Int, index: UInt64) throws(StoreError) -> PendingNode {

@@ -1,0 +1,277 @@
+import ArgumentParser
+import Foundation
+import PhantomHost
+import PhantomStore
+
+/// `phantom image ...`: create, inspect, verify and roll back images.
+struct ImageCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "image",
+        abstract: "Create, inspect, verify and roll back Phantom images.",
+        subcommands: [Create.self, Info.self, Verify.self, Rollback.self, WriteTest.self])
+
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a new, empty image.")
+        @Argument(help: "Path of the image file (or raw block device) to create.") var path: String
+        @Option(help: "Logical size of the persistent space (sparse), e.g. 64G, 1T.") var size: String = "1T"
+        @Option(help: "How many snapshots stay readable (1-\(Layout.maxKeep)).") var keep: Int = Layout.defaultKeep
+
+        func validate() throws {
+            guard parseSize(size) != nil else { throw ValidationError("'\(size)' is not a size (examples: 4096, 64M, 1G, 1T)") }
+            guard (1...Layout.maxKeep).contains(keep) else { throw ValidationError("--keep must be between 1 and \(Layout.maxKeep)") }
+        }
+
+        func run() throws {
+            try reportingErrors {
+                let bytes = parseSize(size)!
+                let device: FileBlockDevice
+                var isBlockDevice = false
+                var info = stat()
+                if stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFBLK {
+                    device = try FileBlockDevice(path: path, mode: .readWrite)
+                    isBlockDevice = true
+                } else {
+                    device = try FileBlockDevice(path: path, mode: .create)
+                }
+                do {
+                    let store = try Store.create(on: device, logicalSize: bytes, keep: keep)
+                    print("created \(path): \(formatBytes(store.pageCount * UInt64(Layout.blockSize))) logical space, keeps \(keep) snapshots")
+                } catch {
+                    if !isBlockDevice { unlink(path) }
+                    throw error
+                }
+            }
+        }
+    }
+
+    struct Info: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show an image's format, space and snapshots.")
+        @Argument(help: "Path of the image.") var path: String
+        @Flag(help: "Print JSON for tools.") var json = false
+
+        func run() throws {
+            try reportingErrors {
+                let store = try openImage(path, readOnly: true)
+                let report = ImageReport(path: path, store: store)
+                if json {
+                    try printJSON(report)
+                    return
+                }
+                print("image       \(path)")
+                print("format      version \(report.formatVersion), page size \(report.pageSize) bytes")
+                print("space       \(formatBytes(report.logicalBytes)) logical, \(report.mappedPages) pages mapped")
+                print("device      \(formatBytes(report.deviceBytes)): \(formatBytes(report.usedBytes)) used, \(formatBytes(report.freeBytes)) free")
+                print("history     keeps \(report.keep) snapshots; last commit \(report.commit)")
+                for note in report.openNotes { print("note        \(note)") }
+                if report.snapshots.isEmpty {
+                    print("snapshots   none")
+                    return
+                }
+                print("snapshots")
+                print("  \("ID".leftPad(8))  \("TIME (UTC)".rightPad(24))  \("PAGES".leftPad(10))  \("BYTES".leftPad(10))")
+                for snapshot in report.snapshots {
+                    print("  \(String(snapshot.id).leftPad(8))  \(snapshot.time.rightPad(24))  \(String(snapshot.pages).leftPad(10))  \(formatBytes(snapshot.bytes).leftPad(10))")
+                }
+            }
+        }
+    }
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Read every retained block and check every checksum.",
+            discussion: "Exits with status 1 and a report when anything is damaged.")
+        @Argument(help: "Path of the image.") var path: String
+
+        func run() throws {
+            try reportingErrors {
+                let store = try openImage(path, readOnly: true)
+                var problems: [String] = []
+                for (id, reason) in store.openReport.discardedSnapshots {
+                    problems.append("snapshot \(id) is damaged and was skipped: \(reason)")
+                }
+                let report = store.verify { bytes_page, snapshot, bytes in
+                    WriteTestPattern.check(bytes, page: bytes_page, snapshot: snapshot)
+                }
+                problems += report.problems
+                for note in store.openReport.notes { print("note: \(note)") }
+                for warning in report.warnings + store.warnings { print("warning: \(warning)") }
+                let ids = store.snapshots.map { String($0.id) }.joined(separator: ", ")
+                if problems.isEmpty {
+                    print("ok: \(path): \(store.snapshots.count) snapshots (\(ids.isEmpty ? "none" : ids)), \(report.blocksChecked) blocks checked, every checksum valid")
+                    return
+                }
+                for problem in problems { printError("damage: \(problem)") }
+                var advice = ""
+                if let newestIntact = store.newestSnapshot?.id {
+                    advice = " The newest intact snapshot is \(newestIntact): 'phantom image rollback \(path) --to <ID> --yes' makes an older snapshot current."
+                }
+                throw UserError("\(path) is damaged: \(problems.count) problem(s) found.\(advice)")
+            }
+        }
+    }
+
+    struct Rollback: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Make an older snapshot the newest again.")
+        @Argument(help: "Path of the image.") var path: String
+        @Option(help: "Id of the snapshot to return to.") var to: UInt64
+        @Flag(help: "Confirm that the newer snapshots are discarded.") var yes = false
+
+        func run() throws {
+            try reportingErrors {
+                let store = try openImage(path, readOnly: !yes)
+                guard store.snapshots.contains(where: { $0.id == to }) else {
+                    throw StoreError.noSuchSnapshot(id: to, retained: store.snapshots.map(\.id))
+                }
+                let newer = store.snapshots.filter { $0.id > to }.map { String($0.id) }
+                if newer.isEmpty {
+                    print("snapshot \(to) is already the newest; nothing to do")
+                    return
+                }
+                guard yes else {
+                    throw UserError("rolling back to snapshot \(to) discards snapshots \(newer.joined(separator: ", ")); run again with --yes to do it")
+                }
+                try store.rollback(to: to)
+                print("rolled back \(path) to snapshot \(to); discarded snapshots \(newer.joined(separator: ", "))")
+            }
+        }
+    }
+
+    struct WriteTest: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "write-test",
+            abstract: "Write synthetic snapshots whose content 'verify' can check.",
+            discussion: "Snapshot k changes N distinct pages out of the first 4N. Prints a line when each snapshot is durable.")
+        @Argument(help: "Path of an existing image.") var path: String
+        @Option(help: "Pages changed in each snapshot.") var pages: Int
+        @Option(help: "Number of snapshots to write.") var snapshots: Int
+
+        func validate() throws {
+            guard pages >= 1, pages <= 1 << 24 else { throw ValidationError("--pages must be between 1 and 16777216") }
+            guard snapshots >= 1 else { throw ValidationError("--snapshots must be at least 1") }
+        }
+
+        func run() throws {
+            try reportingErrors {
+                let store = try openImage(path, readOnly: false)
+                guard UInt64(pages) <= store.pageCount else {
+                    throw UserError("--pages \(pages) is more than the image's \(store.pageCount) pages")
+                }
+                let memory = UnsafeMutableRawBufferPointer.allocate(byteCount: pages * Layout.blockSize, alignment: 4096)
+                defer { memory.deallocate() }
+                for _ in 0..<snapshots {
+                    let id = (store.newestSnapshot?.id ?? 0) + 1
+                    let expected = store.nextSnapshotID
+                    let numbers = WriteTestPattern.pages(snapshot: expected, count: pages, pageCount: store.pageCount)
+                    var writes: [PageWrite] = []
+                    for (index, page) in numbers.enumerated() {
+                        let slice = UnsafeMutableRawBufferPointer(rebasing: memory[(index * Layout.blockSize)..<((index + 1) * Layout.blockSize)])
+                        WriteTestPattern.fill(slice, snapshot: expected, page: page)
+                        writes.append(PageWrite(page: page, bytes: UnsafeRawBufferPointer(slice)))
+                    }
+                    let info = try store.commit(writes)
+                    _ = id
+                    printNow("committed snapshot \(info.id): \(info.pagesWritten) pages, \(info.bytesWritten) bytes")
+                }
+            }
+        }
+    }
+}
+
+/// What `phantom image info --json` prints.
+struct ImageReport: Encodable {
+    struct Snapshot: Encodable {
+        let id: UInt64
+        let time: String
+        let timeNanos: Int64
+        let pages: UInt64
+        let bytes: UInt64
+        let mappedPages: UInt64
+        enum CodingKeys: String, CodingKey {
+            case id, time, pages, bytes
+            case timeNanos = "time_ns"
+            case mappedPages = "mapped_pages"
+        }
+    }
+    let path: String
+    let formatVersion: UInt32
+    let pageSize: Int
+    let logicalPages: UInt64
+    let logicalBytes: UInt64
+    let mappedPages: UInt64
+    let keep: Int
+    let commit: UInt64
+    let deviceBytes: UInt64
+    let usedBytes: UInt64
+    let freeBytes: UInt64
+    let snapshots: [Snapshot]
+    let openNotes: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case path, keep, commit, snapshots
+        case formatVersion = "format_version"
+        case pageSize = "page_size"
+        case logicalPages = "logical_pages"
+        case logicalBytes = "logical_bytes"
+        case mappedPages = "mapped_pages"
+        case deviceBytes = "device_bytes"
+        case usedBytes = "used_bytes"
+        case freeBytes = "free_bytes"
+        case openNotes = "open_notes"
+    }
+
+    init(path: String, store: Store) {
+        self.path = path
+        formatVersion = Layout.formatVersion
+        pageSize = Layout.blockSize
+        logicalPages = store.pageCount
+        logicalBytes = store.pageCount * UInt64(Layout.blockSize)
+        mappedPages = store.newestSnapshot?.pagesMapped ?? 0
+        keep = store.keep
+        commit = store.commitSequence
+        let usage = store.usage
+        deviceBytes = usage.deviceBytes
+        usedBytes = usage.usedBytes
+        freeBytes = usage.freeBytes
+        snapshots = store.snapshots.map {
+            Snapshot(id: $0.id, time: formatTime($0.timeNanos), timeNanos: $0.timeNanos,
+                     pages: $0.pagesWritten, bytes: $0.bytesWritten, mappedPages: $0.pagesMapped)
+        }
+        openNotes = store.openReport.discardedSnapshots.map { "snapshot \($0.id) is damaged and is not used: \($0.reason)" }
+            + store.openReport.notes
+    }
+}
+
+/// Opens an image file, with a clear message when there is none.
+func openImage(_ path: String, readOnly: Bool) throws -> Store {
+    var info = stat()
+    guard stat(path, &info) == 0 else {
+        throw UserError("no image at \(path) (create one with 'phantom image create \(path)')")
+    }
+    if (info.st_mode & S_IFMT) == S_IFDIR { throw UserError("\(path) is a directory, not an image") }
+    let device = try FileBlockDevice(path: path, mode: readOnly ? .readOnly : .readWrite)
+    return try Store.open(device, readOnly: readOnly)
+}
+
+/// Runs `body`; prints any error as "error: ..." on standard error and exits 1.
+func reportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as ExitCode {
+        throw error
+    } catch let error as ValidationError {
+        throw error
+    } catch {
+        printError("error: \(error)")
+        throw ExitCode.failure
+    }
+}
+
+/// Writes a line to standard error.
+func printError(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
+}
+
+extension String {
+    func leftPad(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
+    func rightPad(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
+}

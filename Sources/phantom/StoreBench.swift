@@ -1,0 +1,4 @@
+import ArgumentParser
+struct StoreBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "store")
+}
