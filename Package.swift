@@ -29,7 +29,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "PhantomHostTests", dependencies: ["PhantomHost"]),
-        .testTarget(name: "PhantomStoreTests", dependencies: ["PhantomStore", "PhantomHost"]),
+        .testTarget(name: "PhantomStoreTests", dependencies: ["PhantomStore", "PhantomHost", "CPhantomSupport"]),
         .testTarget(name: "PhantomCLITests", dependencies: ["phantom", "PhantomStore", "PhantomHost"]),
     ],
     swiftLanguageModes: [.v6]

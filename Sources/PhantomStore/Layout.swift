@@ -23,6 +23,10 @@ public enum Layout {
     public static let defaultKeep = 8
     /// Default logical size of a new image: 1 TiB (sparse).
     public static let defaultLogicalSize: UInt64 = 1 << 40
+    /// Commits of at most this many blocks are made durable with a single
+    /// flush (blocks and superblock together); open then re-reads and checks
+    /// them, which this limit keeps cheap. Larger commits flush twice.
+    public static let singleFlushLimit = 64
     /// Extents in one freed-list block.
     static let extentsPerFreedBlock = (blockSize - 16) / 16
 }

@@ -14,6 +14,7 @@
 // by commit N become allocatable only once commit N+1 is durable, so both
 // superblocks always describe intact states.
 
+import Dispatch
 import PhantomHost
 
 #if canImport(Glibc)
@@ -178,12 +179,29 @@ public final class Store {
             let store = Store(device: device, readOnly: readOnly, superblock: candidate)
             do throws(StoreError) {
                 map = try store.loadSpaceMap(candidate)
-                chosen = candidate
-                probe = store
-                break
             } catch {
                 report.notes.append("the space map of commit \(candidate.sequence) is damaged (\(error)); using the previous commit")
+                continue
             }
+            if candidate.flags & Superblock.singleFlush != 0 {
+                // Blocks and superblock were flushed together: check that
+                // every block of the commit made it.
+                let added = candidate.flags & Superblock.addedSnapshot != 0 ? candidate.snapshots.last : nil
+                do throws(StoreError) {
+                    if let added {
+                        try store.check(snapshot: added, depth: .newestSnapshot)
+                        if !added.freedHead.isHole { _ = try store.readFreedList(added.freedHead, snapshot: added.id) }
+                    }
+                } catch {
+                    let why = "commit \(candidate.sequence) is incomplete (a crash during the commit) or damaged: \(error)"
+                    if let added { report.discardedSnapshots.append((added.id, why)) }
+                    report.notes.append(why + "; using the previous commit")
+                    continue
+                }
+            }
+            chosen = candidate
+            probe = store
+            break
         }
         guard let current = chosen, let store = probe else {
             throw .corrupt(path: path, detail: "the space maps of both superblocks are damaged")
@@ -470,11 +488,12 @@ public final class Store {
                 var replaced: [UInt64] = []
                 var newlyMapped: UInt64 = 0
                 blocksToWrite.reserveCapacity(writes.count + writes.count / 128 + 8)
-                for write in writes {
+                let checksums = pageChecksums(writes)
+                for (index, write) in writes.enumerated() {
                     let old = try tree.touchPayload(write.page)
                     if old.isHole { newlyMapped += 1 } else { replaced.append(old.block) }
                     let block = allocate(&txn)
-                    tree.setPayload(write.page, TreeEntry(block: block, checksum: crc32c(write.bytes), birth: birth))
+                    tree.setPayload(write.page, TreeEntry(block: block, checksum: checksums[index], birth: birth))
                     blocksToWrite.append((block, write.bytes.baseAddress!))
                 }
                 for node in tree.allNodes {
@@ -540,12 +559,19 @@ public final class Store {
                 do throws(BlockDeviceError) { try device.write(buffers, at: blocksToWrite[start].block << Layout.blockShift) } catch { throw StoreError(error) }
                 start = end
             }
-            if !blocksToWrite.isEmpty {
+            // A small commit is made durable with one flush: open re-checks
+            // its few blocks against their checksums, so a superblock that
+            // reached the disk without them is recognised and skipped. A
+            // large one flushes its blocks before the superblock.
+            let singleFlush = blocksToWrite.count <= Layout.singleFlushLimit
+            if !blocksToWrite.isEmpty && !singleFlush {
                 do throws(BlockDeviceError) { try device.flush() } catch { throw StoreError(error) }
             }
             withExtendedLifetime(keepAlive) {}
 
             // Commit point: the superblock, then the barrier.
+            next.flags = (singleFlush ? Superblock.singleFlush : 0) | (makeSnapshot ? Superblock.addedSnapshot : 0)
+            next.commitBlocks = UInt64(blocksToWrite.count)
             next.encode(into: scratch)
             do throws(BlockDeviceError) {
                 try device.write(scratch.raw, at: Layout.superblockSlots[Int(sequence % 2)] << Layout.blockShift)
@@ -620,7 +646,7 @@ public final class Store {
     }
 
     /// Reads a freed list: its extents and the blocks that hold it.
-    private func readFreedList(_ head: TreeEntry, snapshot: UInt64) throws(StoreError) -> (extents: [(UInt64, UInt64)], listBlocks: [UInt64]) {
+    fileprivate func readFreedList(_ head: TreeEntry, snapshot: UInt64) throws(StoreError) -> (extents: [(UInt64, UInt64)], listBlocks: [UInt64]) {
         var extents: [(UInt64, UInt64)] = []
         var listBlocks: [UInt64] = []
         var entry = head
@@ -766,7 +792,7 @@ public final class Store {
 
     /// Checks a snapshot at open: its root, or (for `.newestSnapshot`) every
     /// node and page it wrote itself.
-    private func check(snapshot record: SnapshotRecord, depth: OpenVerification) throws(StoreError) {
+    fileprivate func check(snapshot record: SnapshotRecord, depth: OpenVerification) throws(StoreError) {
         if record.root.isHole { return }
         _ = try loadNode(record.root, snapshot: record.id, what: "root node")
         guard depth == .newestSnapshot else { return }
@@ -864,6 +890,25 @@ private func describe(_ problem: Superblock.SlotProblem) -> String {
     case let .newerVersion(version): return "format version \(version) is newer than \(Layout.formatVersion)"
     case let .inconsistent(reason): return reason
     }
+}
+
+/// CRC32C of every page, on all cores for large snapshots.
+private func pageChecksums(_ writes: [PageWrite]) -> [UInt32] {
+    guard writes.count >= 1024 else { return writes.map { crc32c($0.bytes) } }
+    var result = [UInt32](repeating: 0, count: writes.count)
+    let chunks = 4
+    result.withUnsafeMutableBufferPointer { output in
+        writes.withUnsafeBufferPointer { input in
+            nonisolated(unsafe) let output = output
+            nonisolated(unsafe) let input = input
+            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                let lower = input.count * chunk / chunks
+                let upper = input.count * (chunk + 1) / chunks
+                for index in lower..<upper { output[index] = crc32c(input[index].bytes) }
+            }
+        }
+    }
+    return result
 }
 
 /// Wall-clock time in ns since the Unix epoch.

@@ -21,7 +21,13 @@
 //  80     8  blocks in use (bits set in the space map)
 //  88     8  image creation time, ns since the Unix epoch
 //  96    16  image id (random)
-// 112  80*n  snapshot catalog, oldest first (n <= 32), see SnapshotRecord
+// 112     4  flags: bit 0 "single flush": this commit's blocks and this
+//            superblock were flushed together, so open must check every
+//            block the commit wrote (at most `Layout.singleFlushLimit`);
+//            bit 1: this commit added the newest snapshot
+// 116     4  reserved (0)
+// 120     8  blocks written by this commit
+// 128  80*n  snapshot catalog, oldest first (n <= 32), see SnapshotRecord
 // 4092    4  crc32c of bytes 0..<4092
 // ```
 
@@ -38,7 +44,14 @@ struct Superblock: Equatable {
     var blocksInUse: UInt64
     var createdNanos: Int64
     var imageID: (UInt64, UInt64)
+    var flags: UInt32 = 0
+    var commitBlocks: UInt64 = 0
     var snapshots: [SnapshotRecord]
+
+    /// Flag: the commit was made durable with one flush; check its blocks at open.
+    static let singleFlush: UInt32 = 1
+    /// Flag: the commit added the newest snapshot.
+    static let addedSnapshot: UInt32 = 2
 
     static func == (a: Superblock, b: Superblock) -> Bool {
         a.sequence == b.sequence && a.pageCount == b.pageCount && a.dataLevels == b.dataLevels
@@ -46,9 +59,10 @@ struct Superblock: Equatable {
             && a.spaceMapRoot == b.spaceMapRoot && a.spaceMapLevels == b.spaceMapLevels
             && a.blocksInUse == b.blocksInUse && a.createdNanos == b.createdNanos
             && a.imageID == b.imageID && a.snapshots == b.snapshots
+            && a.flags == b.flags && a.commitBlocks == b.commitBlocks
     }
 
-    static let catalogOffset = 112
+    static let catalogOffset = 128
     static let checksumOffset = Layout.blockSize - 4
 
     func encode(into buffer: BlockBuffer) {
@@ -71,6 +85,8 @@ struct Superblock: Equatable {
         buffer.setU64(88, UInt64(bitPattern: createdNanos))
         buffer.setU64(96, imageID.0)
         buffer.setU64(104, imageID.1)
+        buffer.setU32(112, flags)
+        buffer.setU64(120, commitBlocks)
         for (index, record) in snapshots.enumerated() {
             record.encode(into: buffer, at: Self.catalogOffset + index * SnapshotRecord.size)
         }
@@ -120,6 +136,8 @@ struct Superblock: Equatable {
             blocksInUse: buffer.u64(80),
             createdNanos: Int64(bitPattern: buffer.u64(88)),
             imageID: (buffer.u64(96), buffer.u64(104)),
+            flags: buffer.u32(112),
+            commitBlocks: buffer.u64(120),
             snapshots: snapshots))
     }
 }
