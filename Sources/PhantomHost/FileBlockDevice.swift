@@ -38,16 +38,21 @@ public final class FileBlockDevice: BlockDevice {
         }
         let descriptor = open(path, flags, 0o644)
         guard descriptor >= 0 else { throw .cannotOpen(path: path, errno: errno) }
+        // A file this call created is removed again if it cannot be used.
+        func abandon(_ code: Int32) {
+            _ = Glibc_or_Darwin_close(descriptor)
+            if mode == .create { unlink(path) }
+        }
         if flock(descriptor, (mode == .readOnly ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0 {
             let code = errno
-            _ = Glibc_or_Darwin_close(descriptor)
+            abandon(code)
             if code == EWOULDBLOCK { throw .locked(path: path) }
             throw .cannotOpen(path: path, errno: code)
         }
         var info = stat()
         guard fstat(descriptor, &info) == 0 else {
             let code = errno
-            _ = Glibc_or_Darwin_close(descriptor)
+            abandon(code)
             throw .cannotOpen(path: path, errno: code)
         }
         fd = descriptor
@@ -71,7 +76,8 @@ public final class FileBlockDevice: BlockDevice {
     }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(BlockDeviceError) {
-        guard offset + UInt64(buffer.count) <= size else {
+        let (end, overflow) = offset.addingReportingOverflow(UInt64(buffer.count))
+        guard !overflow, end <= size else {
             throw .outOfRange(path: path, offset: offset, length: buffer.count, size: size)
         }
         var done = 0
@@ -88,12 +94,19 @@ public final class FileBlockDevice: BlockDevice {
 
     public func write(_ buffers: [UnsafeRawBufferPointer], at offset: UInt64) throws(BlockDeviceError) {
         let total = buffers.reduce(0) { $0 + $1.count }
-        guard !isRawDevice || offset + UInt64(total) <= size else {
-            throw .noSpace(path: path, requestedBytes: offset + UInt64(total) - size)
+        let (end, overflow) = offset.addingReportingOverflow(UInt64(total))
+        guard !overflow, end <= UInt64(Int64.max) else {
+            throw .outOfRange(path: path, offset: offset, length: total, size: size)
         }
+        guard !isRawDevice || end <= size else {
+            throw .noSpace(path: path, requestedBytes: end - size)
+        }
+        var position = off_t(offset)
+        // Regular files grow to fit a write past their end.
+        defer { if position > off_t(size) { size = UInt64(position) } }
         var vectors = buffers.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
         var index = 0
-        var position = off_t(offset)
+        while index < vectors.count && vectors[index].iov_len == 0 { index += 1 }
         let maxVectors = 1024
         while index < vectors.count {
             let count = min(maxVectors, vectors.count - index)
@@ -106,6 +119,7 @@ public final class FileBlockDevice: BlockDevice {
                 if code == ENOSPC || code == EDQUOT { throw .noSpace(path: path, requestedBytes: UInt64(total)) }
                 throw .io(path: path, operation: "write", errno: code)
             }
+            if n == 0 { throw .io(path: path, operation: "write", errno: EIO) }
             position += off_t(n)
             // Skip the fully written vectors; trim a partially written one.
             var remaining = n
@@ -121,8 +135,6 @@ public final class FileBlockDevice: BlockDevice {
             }
             while index < vectors.count && vectors[index].iov_len == 0 { index += 1 }
         }
-        let end = offset + UInt64(total)
-        if end > size { size = end }
     }
 
     public func flush() throws(BlockDeviceError) {
