@@ -75,9 +75,8 @@ public final class Store {
     public var createdNanos: Int64 { superblock.createdNanos }
     /// Space on the device.
     public var usage: SpaceUsage {
-        let total = UInt64(onDisk.count)
-        return SpaceUsage(deviceBytes: device.size, usedBytes: blocksInUse << Layout.blockShift,
-                          freeBytes: (total - min(total, blocksInUse)) << Layout.blockShift)
+        let used = blocksInUse << Layout.blockShift
+        return SpaceUsage(deviceBytes: device.size, usedBytes: used, freeBytes: device.size - min(device.size, used))
     }
 
     // MARK: - Create and open
@@ -433,12 +432,20 @@ public final class Store {
         var dirtyMapPages = Set<UInt64>()
     }
 
-    private func allocate(_ txn: inout Transaction) -> UInt64 {
+    private func allocate(_ txn: inout Transaction) throws(StoreError) -> UInt64 {
         var block = busy.firstClear(from: firstFreeHint)
         if block == nil {
-            // Grow the space: by 1/8 of the device, at least 1 MiB.
+            // Grow the device: by 1/8, at least 1 MiB. A device that cannot
+            // grow (a raw disk) is used up to its end.
             let old = busy.count
-            let grown = old + max(256, old / 8)
+            var grown = old + max(256, old / 8)
+            do throws(BlockDeviceError) {
+                try device.grow(to: grown << Layout.blockShift)
+            } catch {
+                let available = device.size >> Layout.blockShift
+                guard case .noSpace = error, available > old else { throw StoreError(error) }
+                grown = available
+            }
             busy.resize(to: grown)
             onDisk.resize(to: grown)
             block = busy.firstClear(from: old)
@@ -492,12 +499,12 @@ public final class Store {
                 for (index, write) in writes.enumerated() {
                     let old = try tree.touchPayload(write.page)
                     if old.isHole { newlyMapped += 1 } else { replaced.append(old.block) }
-                    let block = allocate(&txn)
+                    let block = try allocate(&txn)
                     tree.setPayload(write.page, TreeEntry(block: block, checksum: checksums[index], birth: birth))
                     blocksToWrite.append((block, write.bytes.baseAddress!))
                 }
                 for node in tree.allNodes {
-                    node.block = allocate(&txn)
+                    node.block = try allocate(&txn)
                     blocksToWrite.append((node.block, UnsafeRawPointer(node.buffer.bytes)))
                     keepAlive.append(node.buffer)
                 }
@@ -509,7 +516,7 @@ public final class Store {
                     for block in replaced { free(block, &txn) }
                     replaced.removeAll()
                 }
-                let (head, listBuffers) = buildFreedList(replaced, birth: birth, &txn)
+                let (head, listBuffers) = try buildFreedList(replaced, birth: birth, &txn)
                 for (block, buffer) in listBuffers {
                     blocksToWrite.append((block, UnsafeRawPointer(buffer.bytes)))
                     keepAlive.append(buffer)
@@ -615,7 +622,7 @@ public final class Store {
     /// Freed-list block layout: `0: next block (u64), 8: next crc32c (u32),
     /// 12: extent count (u32), 16: extents (start u64, length u64) ...`.
     private func buildFreedList(_ blocks: [UInt64], birth: UInt32, _ txn: inout Transaction)
-        -> (TreeEntry, [(UInt64, BlockBuffer)]) {
+        throws(StoreError) -> (TreeEntry, [(UInt64, BlockBuffer)]) {
         guard !blocks.isEmpty else { return (.hole, []) }
         var extents: [(UInt64, UInt64)] = []
         for block in blocks.sorted() {
@@ -628,7 +635,7 @@ public final class Store {
         let perBlock = Layout.extentsPerFreedBlock
         let count = (extents.count + perBlock - 1) / perBlock
         var result: [(UInt64, BlockBuffer)] = []
-        for _ in 0..<count { result.append((allocate(&txn), BlockBuffer())) }
+        for _ in 0..<count { result.append((try allocate(&txn), BlockBuffer())) }
         var nextEntry = TreeEntry.hole
         for index in stride(from: count - 1, through: 0, by: -1) {
             let buffer = result[index].1
@@ -712,10 +719,10 @@ public final class Store {
             for page in todo {
                 let old = try tree.touchPayload(page)
                 if !old.isHole { free(old.block, &txn) }
-                pageBlocks[page] = allocate(&txn)
+                pageBlocks[page] = try allocate(&txn)
             }
             for block in tree.takeReplaced() { free(block, &txn) }
-            for node in tree.allNodes where node.block == 0 { node.block = allocate(&txn) }
+            for node in tree.allNodes where node.block == 0 { node.block = try allocate(&txn) }
         }
         guard onDisk.count <= UInt64(1) << (8 * UInt64(levels)) * Layout.blocksPerBitmapPage else {
             throw .deviceFull(path: device.path, detail: "the space map cannot cover \(onDisk.count) blocks")
