@@ -48,6 +48,10 @@ public struct OpenReport: Sendable {
     public var discardedSnapshots: [(id: UInt64, reason: String)] = []
     /// Other repairs and observations, in plain words.
     public var notes: [String] = []
+    /// Set when the state opened is older than the newest commit on the
+    /// device (a damaged or incomplete commit was skipped): the next commit,
+    /// or `rollback(to:)` of the newest snapshot, makes it permanent.
+    public var fellBack = false
     /// The commit sequence number of the superblock in use.
     public var commitSequence: UInt64 = 0
     /// True when nothing had to be repaired or discarded.
@@ -72,6 +76,8 @@ public struct VerifyReport: Sendable {
     public var problems: [String] = []
     /// Harmless findings (e.g. leaked blocks).
     public var warnings: [String] = []
+    /// Retained snapshots with a damaged node or page (shared blocks count for every sharer).
+    public var damagedSnapshots = Set<UInt64>()
     /// True when no problem was found.
     public var isHealthy: Bool { problems.isEmpty }
 }

@@ -35,6 +35,10 @@ public final class Store {
     public private(set) var openReport = OpenReport()
     /// Problems met after open that cost space but not data (e.g. an unreadable freed list).
     public private(set) var warnings: [String] = []
+    /// True while the state in use is older than the newest commit on the
+    /// device (open skipped a damaged or incomplete one). The next commit,
+    /// or `rollback(to:)` the newest snapshot, makes the older state permanent.
+    public private(set) var isFallenBack = false
 
     private var superblock: Superblock
     /// The space map as it will be written: blocks in use by the current state.
@@ -180,6 +184,7 @@ public final class Store {
                 map = try store.loadSpaceMap(candidate)
             } catch {
                 report.notes.append("the space map of commit \(candidate.sequence) is damaged (\(error)); using the previous commit")
+                report.fellBack = true
                 continue
             }
             if candidate.flags & Superblock.singleFlush != 0 {
@@ -195,6 +200,7 @@ public final class Store {
                     let why = "commit \(candidate.sequence) is incomplete (a crash during the commit) or damaged: \(error)"
                     if let added { report.discardedSnapshots.append((added.id, why)) }
                     report.notes.append(why + "; using the previous commit")
+                    report.fellBack = true
                     continue
                 }
             }
@@ -226,6 +232,7 @@ public final class Store {
                 break
             } catch {
                 report.discardedSnapshots.append((newest.id, error.description))
+                report.fellBack = true
                 store.superblock.snapshots.removeLast()
                 discarded = true
             }
@@ -237,6 +244,7 @@ public final class Store {
             try store.rebuildSpaceMap()
         }
         store.openReport = report
+        store.isFallenBack = report.fellBack
         return store
     }
 
@@ -399,6 +407,9 @@ public final class Store {
         guard let index = superblock.snapshots.firstIndex(where: { $0.id == id }) else {
             throw .noSuchSnapshot(id: id, retained: superblock.snapshots.map(\.id))
         }
+        // Rolling back to the newest snapshot changes nothing, unless open
+        // fell back: then it records the older state for good.
+        if index == superblock.snapshots.count - 1 && !isFallenBack { return }
         let saved = (superblock.snapshots, onDisk, busy, blocksInUse, quarantine, rewriteWholeSpaceMap)
         superblock.snapshots.removeSubrange((index + 1)...)
         do throws(StoreError) {
@@ -593,6 +604,7 @@ public final class Store {
         // Durable. Blocks freed by the previous commit may now be reused.
         superblock = next
         rewriteWholeSpaceMap = false
+        isFallenBack = false
         quarantine.append((tag: sequence, blocks: txn.freed))
         releaseQuarantine(upTo: sequence - 1)
     }
@@ -821,29 +833,58 @@ public final class Store {
         seen.set(1)
         let buffer = BlockBuffer()
         func note(_ block: UInt64) { if block < seen.count { seen.set(block) } }
-        for record in superblock.snapshots.reversed() {
+        // Each node and page is read once, however many snapshots share it;
+        // whether a subtree holds damage is remembered, so that every
+        // snapshot sharing a damaged block is named as damaged.
+        var subtreeDamaged: [UInt64: Bool] = [:]
+        var damagedPages = Set<UInt64>()
+        func checkSubtree(_ entry: TreeEntry, level: Int, base: UInt64, snapshot: UInt64) -> Bool {
+            if let known = subtreeDamaged[entry.block] { return known }
+            note(entry.block)
+            report.blocksChecked += 1
+            let node = BlockBuffer()
             do throws(StoreError) {
-                try walk(root: record.root, snapshot: record.id, visitNode: { entry in
-                    if entry.block < seen.count && seen[entry.block] { return false }
-                    note(entry.block)
-                    report.blocksChecked += 1
-                    self.nodeCache.removeValue(forKey: entry.block)  // force a fresh read
-                    return true
-                }) { page, entry throws(StoreError) in
-                    if entry.block < seen.count && seen[entry.block] { return }
-                    note(entry.block)
-                    report.blocksChecked += 1
-                    do throws(StoreError) {
-                        try readBlock(entry, into: buffer, snapshot: record.id, what: "page \(page)")
-                        if let problem = content?(page, record.id, buffer.raw) {
-                            report.problems.append("snapshot \(record.id), page \(page), block \(entry.block): \(problem)")
-                        }
-                    } catch {
-                        report.problems.append(error.description)
-                    }
-                }
+                try readBlock(entry, into: node, snapshot: snapshot, what: "tree node (level \(level))")
             } catch {
                 report.problems.append(error.description)
+                subtreeDamaged[entry.block] = true
+                return true
+            }
+            var damaged = false
+            for slot in 0..<Layout.entriesPerNode {
+                let child = node.entry(slot)
+                if child.isHole { continue }
+                let index = base | (UInt64(slot) << (8 * UInt64(level)))
+                if level > 0 {
+                    damaged = checkSubtree(child, level: level - 1, base: index, snapshot: snapshot) || damaged
+                    continue
+                }
+                if child.block < seen.count && seen[child.block] {
+                    damaged = damaged || damagedPages.contains(child.block)
+                    continue
+                }
+                note(child.block)
+                report.blocksChecked += 1
+                do throws(StoreError) {
+                    try readBlock(child, into: buffer, snapshot: snapshot, what: "page \(index)")
+                    if let problem = content?(index, snapshot, buffer.raw) {
+                        report.problems.append("snapshot \(snapshot), page \(index), block \(child.block): \(problem)")
+                        damagedPages.insert(child.block)
+                        damaged = true
+                    }
+                } catch {
+                    report.problems.append(error.description)
+                    damagedPages.insert(child.block)
+                    damaged = true
+                }
+            }
+            subtreeDamaged[entry.block] = damaged
+            return damaged
+        }
+        for record in superblock.snapshots.reversed() {
+            if !record.root.isHole,
+               checkSubtree(record.root, level: superblock.dataLevels - 1, base: 0, snapshot: record.id) {
+                report.damagedSnapshots.insert(record.id)
             }
             if !record.freedHead.isHole {
                 do throws(StoreError) {

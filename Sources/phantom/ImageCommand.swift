@@ -17,7 +17,9 @@ struct ImageCommand: ParsableCommand {
         @Option(help: "How many snapshots stay readable (1-\(Layout.maxKeep)).") var keep: Int = Layout.defaultKeep
 
         func validate() throws {
-            guard parseSize(size) != nil else { throw ValidationError("'\(size)' is not a size (examples: 4096, 64M, 1G, 1T)") }
+            guard let bytes = parseSize(size), bytes >= 4096 else {
+                throw ValidationError("'\(size)' is not a size of at least 4 KiB (examples: 64M, 1G, 1T)")
+            }
             guard (1...Layout.maxKeep).contains(keep) else { throw ValidationError("--keep must be between 1 and \(Layout.maxKeep)") }
         }
 
@@ -31,6 +33,9 @@ struct ImageCommand: ParsableCommand {
                     device = try FileBlockDevice(path: path, mode: .readWrite)
                     isBlockDevice = true
                 } else {
+                    if access(path, F_OK) == 0 {
+                        throw UserError("\(path) already exists; remove it or choose another path (an existing file is never overwritten)")
+                    }
                     device = try FileBlockDevice(path: path, mode: .create)
                 }
                 do {
@@ -89,11 +94,16 @@ struct ImageCommand: ParsableCommand {
                 for (id, reason) in store.openReport.discardedSnapshots {
                     problems.append("snapshot \(id) is damaged and was skipped: \(reason)")
                 }
+                if store.openReport.fellBack && store.openReport.discardedSnapshots.isEmpty {
+                    problems.append("the newest commit is damaged or incomplete; the image opens at an older one")
+                }
                 let report = store.verify { bytes_page, snapshot, bytes in
                     WriteTestPattern.check(bytes, page: bytes_page, snapshot: snapshot)
                 }
                 problems += report.problems
-                for note in store.openReport.notes { print("note: \(note)") }
+                for note in store.openReport.notes {
+                    if store.openReport.fellBack { problems.append(note) } else { print("note: \(note)") }
+                }
                 for warning in report.warnings + store.warnings { print("warning: \(warning)") }
                 let ids = store.snapshots.map { String($0.id) }.joined(separator: ", ")
                 if problems.isEmpty {
@@ -101,9 +111,9 @@ struct ImageCommand: ParsableCommand {
                     return
                 }
                 for problem in problems { printError("damage: \(problem)") }
-                var advice = ""
-                if let newestIntact = store.newestSnapshot?.id {
-                    advice = " The newest intact snapshot is \(newestIntact): 'phantom image rollback \(path) --to <ID> --yes' makes an older snapshot current."
+                var advice = " No intact snapshot is left."
+                if let newestIntact = store.snapshots.last(where: { !report.damagedSnapshots.contains($0.id) })?.id {
+                    advice = " The newest intact snapshot is \(newestIntact); 'phantom image rollback \(path) --to \(newestIntact) --yes' makes it the newest and discards the damage."
                 }
                 throw UserError("\(path) is damaged: \(problems.count) problem(s) found.\(advice)")
             }
@@ -122,16 +132,18 @@ struct ImageCommand: ParsableCommand {
                 guard store.snapshots.contains(where: { $0.id == to }) else {
                     throw StoreError.noSuchSnapshot(id: to, retained: store.snapshots.map(\.id))
                 }
-                let newer = store.snapshots.filter { $0.id > to }.map { String($0.id) }
-                if newer.isEmpty {
+                var newer = store.snapshots.filter { $0.id > to }.map { String($0.id) }
+                newer += store.openReport.discardedSnapshots.map { "\($0.id) (damaged)" }.reversed()
+                if newer.isEmpty && !store.isFallenBack {
                     print("snapshot \(to) is already the newest; nothing to do")
                     return
                 }
+                let discarded = newer.isEmpty ? "the damaged newest commit" : "snapshots \(newer.joined(separator: ", "))"
                 guard yes else {
-                    throw UserError("rolling back to snapshot \(to) discards snapshots \(newer.joined(separator: ", ")); run again with --yes to do it")
+                    throw UserError("rolling back to snapshot \(to) discards \(discarded); run again with --yes to do it")
                 }
                 try store.rollback(to: to)
-                print("rolled back \(path) to snapshot \(to); discarded snapshots \(newer.joined(separator: ", "))")
+                print("rolled back \(path) to snapshot \(to); discarded \(discarded)")
             }
         }
     }
