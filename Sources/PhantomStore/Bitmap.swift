@@ -6,6 +6,26 @@ struct Bitmap {
 
     init(count: UInt64 = 0) { resize(to: count) }
 
+    /// A bitmap of `count` blocks, all set.
+    init(allSet count: UInt64) {
+        resize(to: count)
+        for index in 0..<words.count { words[index] = UInt64.max }
+        if count % 64 != 0, !words.isEmpty { words[words.count - 1] = (1 << (count % 64)) - 1 }
+    }
+
+    /// The set bits of this bitmap that are clear in `other`, ascending.
+    func setBits(notIn other: Bitmap) -> [UInt64] {
+        var result: [UInt64] = []
+        for index in 0..<words.count {
+            var word = words[index] & ~(index < other.words.count ? other.words[index] : 0)
+            while word != 0 {
+                result.append(UInt64(index) * 64 + UInt64(word.trailingZeroBitCount))
+                word &= word - 1
+            }
+        }
+        return result
+    }
+
     mutating func resize(to newCount: UInt64) {
         let wordsNeeded = Int((newCount + 63) / 64)
         if wordsNeeded > words.count { words.append(contentsOf: repeatElement(0, count: wordsNeeded - words.count)) }

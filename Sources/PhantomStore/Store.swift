@@ -54,6 +54,12 @@ public final class Store {
     /// Write every space-map page at the next commit (after a rebuild).
     private var rewriteWholeSpaceMap = false
     private var nodeCache: [UInt64: (checksum: UInt32, buffer: BlockBuffer)] = [:]
+    /// False until the space map has been read (see `ensureSpaceMap`).
+    private var spaceMapLoaded = false
+    /// The other valid superblock at open, whose blocks stay held.
+    private var olderSuperblock: Superblock?
+    /// Set when the space map on the device was found damaged.
+    private var spaceMapDamage: String?
     private static let nodeCacheLimit = 16384
     private let scratch = BlockBuffer()
 
@@ -79,6 +85,7 @@ public final class Store {
     public var createdNanos: Int64 { superblock.createdNanos }
     /// Space on the device.
     public var usage: SpaceUsage {
+        ensureSpaceMap()
         let used = blocksInUse << Layout.blockShift
         return SpaceUsage(deviceBytes: device.size, usedBytes: used, freeBytes: device.size - min(device.size, used))
     }
@@ -105,6 +112,7 @@ public final class Store {
             nextSnapshotID: 1, deviceBlocks: 2, spaceMapRoot: .hole, spaceMapLevels: 1, blocksInUse: 2,
             createdNanos: nowNanos(), imageID: id, snapshots: [])
         let store = Store(device: device, readOnly: false, superblock: initial)
+        store.spaceMapLoaded = true
         store.onDisk = Bitmap(count: 2)
         store.onDisk.set(0)
         store.onDisk.set(1)
@@ -172,18 +180,16 @@ public final class Store {
             }
         }
 
-        // The space map of the newest valid superblock; if it is damaged,
-        // the older superblock's state is the newest intact one.
+        // The newest valid superblock whose commit is complete. The space map
+        // is not read here: it is loaded at the first commit (or `usage`,
+        // `verify`), so that opening costs the same for any amount of data.
         var chosen: Superblock? = nil
-        var map = Bitmap()
         var probe: Store? = nil
         while !valid.isEmpty {
             let candidate = valid.removeFirst()
             let store = Store(device: device, readOnly: readOnly, superblock: candidate)
-            do throws(StoreError) {
-                map = try store.loadSpaceMap(candidate)
-            } catch {
-                report.notes.append("the space map of commit \(candidate.sequence) is damaged (\(error)); using the previous commit")
+            guard candidate.deviceBlocks >= 2, candidate.deviceBlocks <= device.size >> Layout.blockShift else {
+                report.notes.append("commit \(candidate.sequence) covers \(candidate.deviceBlocks) blocks but the device has \(device.size >> Layout.blockShift) (truncated?); using the previous commit")
                 report.fellBack = true
                 continue
             }
@@ -196,6 +202,7 @@ public final class Store {
                         try store.check(snapshot: added, depth: .newestSnapshot)
                         if !added.freedHead.isHole { _ = try store.readFreedList(added.freedHead, snapshot: added.id) }
                     }
+                    try store.checkSpaceMapIncrement(of: candidate)
                 } catch {
                     let why = "commit \(candidate.sequence) is incomplete (a crash during the commit) or damaged: \(error)"
                     if let added { report.discardedSnapshots.append((added.id, why)) }
@@ -209,19 +216,10 @@ public final class Store {
             break
         }
         guard let current = chosen, let store = probe else {
-            throw .corrupt(path: path, detail: "the space maps of both superblocks are damaged")
+            throw .corrupt(path: path, detail: "no superblock describes a complete commit that fits the device")
         }
         store.superblock.nextSnapshotID = max(store.superblock.nextSnapshotID, highestNextID)
-        store.onDisk = map
-        store.busy = map
-        store.blocksInUse = map.population
-        // Keep the older commit's blocks until the next commit is durable.
-        if let older = valid.first, let olderMap = try? store.loadSpaceMap(older) {
-            var held: [UInt64] = []
-            for block in 0..<olderMap.count where olderMap[block] && !map[block] { held.append(block) }
-            store.busy.formUnion(olderMap)
-            if !held.isEmpty { store.quarantine.append((tag: current.sequence, blocks: held)) }
-        }
+        store.olderSuperblock = valid.first
         report.commitSequence = current.sequence
 
         // The newest snapshot must be intact; fall back snapshot by snapshot.
@@ -241,6 +239,7 @@ public final class Store {
             if store.superblock.snapshots.isEmpty {
                 report.notes.append("no intact snapshot is left; the image opens empty")
             }
+            store.ensureSpaceMap()
             try store.rebuildSpaceMap()
         }
         store.openReport = report
@@ -410,6 +409,7 @@ public final class Store {
         // Rolling back to the newest snapshot changes nothing, unless open
         // fell back: then it records the older state for good.
         if index == superblock.snapshots.count - 1 && !isFallenBack { return }
+        ensureSpaceMap()
         let saved = (superblock.snapshots, onDisk, busy, blocksInUse, quarantine, rewriteWholeSpaceMap)
         superblock.snapshots.removeSubrange((index + 1)...)
         do throws(StoreError) {
@@ -431,6 +431,38 @@ public final class Store {
             }
             throw error
         }
+    }
+
+    /// Loads the space map (and holds the older superblock's blocks) the
+    /// first time it is needed. A damaged map is rebuilt from the snapshots;
+    /// if even that fails, every block stays held, so nothing is overwritten.
+    private func ensureSpaceMap() {
+        guard !spaceMapLoaded else { return }
+        spaceMapLoaded = true
+        do throws(StoreError) {
+            let map = try loadSpaceMap(superblock)
+            onDisk = map
+            busy = map
+            blocksInUse = map.population
+        } catch {
+            spaceMapDamage = "the space map of commit \(superblock.sequence) is damaged (\(error)); it is rebuilt from the snapshots and written again by the next commit"
+            let all = Bitmap(allSet: superblock.deviceBlocks)
+            onDisk = all
+            busy = all
+            blocksInUse = superblock.deviceBlocks
+            do throws(StoreError) {
+                try rebuildSpaceMap()
+            } catch {
+                warnings.append("the space map cannot be rebuilt (\(error)); no space is reused until it can")
+            }
+        }
+        // Keep the older commit's blocks until the next commit is durable.
+        if let older = olderSuperblock, let olderMap = try? loadSpaceMap(older) {
+            let held = olderMap.setBits(notIn: onDisk)
+            busy.formUnion(olderMap)
+            if !held.isEmpty { quarantine.append((tag: superblock.sequence, blocks: held)) }
+        }
+        olderSuperblock = nil
     }
 
     /// The changes one commit makes to the in-memory space map, to undo them
@@ -486,6 +518,7 @@ public final class Store {
     }
 
     private func commitInternal(writes: [PageWrite], makeSnapshot: Bool) throws(StoreError) {
+        ensureSpaceMap()
         let sequence = superblock.sequence + 1
         var txn = Transaction()
         var next = superblock
@@ -494,6 +527,7 @@ public final class Store {
             var blocksToWrite: [(block: UInt64, bytes: UnsafeRawPointer)] = []
             var keepAlive: [BlockBuffer] = []
             var bytesWritten: UInt64 = 0
+            var pagesWrittenEarly = 0
 
             if makeSnapshot {
                 let id = superblock.nextSnapshotID
@@ -506,13 +540,25 @@ public final class Store {
                 var replaced: [UInt64] = []
                 var newlyMapped: UInt64 = 0
                 blocksToWrite.reserveCapacity(writes.count + writes.count / 128 + 8)
-                let checksums = pageChecksums(writes)
-                for (index, write) in writes.enumerated() {
+                var dataBlocks: [UInt64] = []
+                dataBlocks.reserveCapacity(writes.count)
+                for write in writes {
                     let old = try tree.touchPayload(write.page)
                     if old.isHole { newlyMapped += 1 } else { replaced.append(old.block) }
-                    let block = try allocate(&txn)
-                    tree.setPayload(write.page, TreeEntry(block: block, checksum: checksums[index], birth: birth))
-                    blocksToWrite.append((block, write.bytes.baseAddress!))
+                    dataBlocks.append(try allocate(&txn))
+                }
+                let checksums: [UInt32]
+                if writes.count >= Self.overlapThreshold {
+                    // A large snapshot writes its pages now, while the other
+                    // core computes their checksums (needed only for the tree).
+                    checksums = try writeOverlappingChecksums(writes, blocks: dataBlocks)
+                    pagesWrittenEarly = writes.count
+                } else {
+                    checksums = pageChecksums(writes)
+                    for (index, write) in writes.enumerated() { blocksToWrite.append((dataBlocks[index], write.bytes.baseAddress!)) }
+                }
+                for (index, write) in writes.enumerated() {
+                    tree.setPayload(write.page, TreeEntry(block: dataBlocks[index], checksum: checksums[index], birth: birth))
                 }
                 for node in tree.allNodes {
                     node.block = try allocate(&txn)
@@ -532,13 +578,11 @@ public final class Store {
                     blocksToWrite.append((block, UnsafeRawPointer(buffer.bytes)))
                     keepAlive.append(buffer)
                 }
-                let metadataBlocks = UInt64(blocksToWrite.count - writes.count)
-                bytesWritten = (UInt64(blocksToWrite.count) << Layout.blockShift)
+                bytesWritten = UInt64(blocksToWrite.count + pagesWrittenEarly) << Layout.blockShift
                 next.snapshots.append(SnapshotRecord(
                     id: id, timeNanos: nowNanos(), root: root, pagesWritten: UInt64(writes.count),
                     bytesWritten: bytesWritten, pagesMapped: (previous?.pagesMapped ?? 0) + newlyMapped,
                     freedHead: head, freedBlocks: UInt64(replaced.count)))
-                _ = metadataBlocks
                 next.nextSnapshotID = id + 1
             }
 
@@ -569,27 +613,22 @@ public final class Store {
                 do throws(BlockDeviceError) { try device.grow(to: deviceBytes) } catch { throw StoreError(error) }
             }
             blocksToWrite.sort { $0.block < $1.block }
-            var start = 0
-            while start < blocksToWrite.count {
-                var end = start + 1
-                while end < blocksToWrite.count && blocksToWrite[end].block == blocksToWrite[end - 1].block + 1 { end += 1 }
-                let buffers = blocksToWrite[start..<end].map { UnsafeRawBufferPointer(start: $0.bytes, count: Layout.blockSize) }
-                do throws(BlockDeviceError) { try device.write(buffers, at: blocksToWrite[start].block << Layout.blockShift) } catch { throw StoreError(error) }
-                start = end
-            }
+            try writeRuns(blocksToWrite)
+
             // A small commit is made durable with one flush: open re-checks
             // its few blocks against their checksums, so a superblock that
             // reached the disk without them is recognised and skipped. A
             // large one flushes its blocks before the superblock.
-            let singleFlush = blocksToWrite.count <= Layout.singleFlushLimit
-            if !blocksToWrite.isEmpty && !singleFlush {
+            let blocksWritten = blocksToWrite.count + pagesWrittenEarly
+            let singleFlush = blocksWritten <= Layout.singleFlushLimit
+            if blocksWritten > 0 && !singleFlush {
                 do throws(BlockDeviceError) { try device.flush() } catch { throw StoreError(error) }
             }
             withExtendedLifetime(keepAlive) {}
 
             // Commit point: the superblock, then the barrier.
             next.flags = (singleFlush ? Superblock.singleFlush : 0) | (makeSnapshot ? Superblock.addedSnapshot : 0)
-            next.commitBlocks = UInt64(blocksToWrite.count)
+            next.commitBlocks = UInt64(blocksWritten)
             next.encode(into: scratch)
             do throws(BlockDeviceError) {
                 try device.write(scratch.raw, at: Layout.superblockSlots[Int(sequence % 2)] << Layout.blockShift)
@@ -605,8 +644,54 @@ public final class Store {
         superblock = next
         rewriteWholeSpaceMap = false
         isFallenBack = false
+        spaceMapDamage = nil
         quarantine.append((tag: sequence, blocks: txn.freed))
         releaseQuarantine(upTo: sequence - 1)
+    }
+
+    /// Snapshots of at least this many pages write their pages while the
+    /// checksums are computed on another core.
+    static let overlapThreshold = 4096
+
+    /// Writes blocks (sorted by block number) in runs of adjacent blocks.
+    private func writeRuns(_ blocks: [(block: UInt64, bytes: UnsafeRawPointer)]) throws(StoreError) {
+        var start = 0
+        while start < blocks.count {
+            var end = start + 1
+            while end < blocks.count && blocks[end].block == blocks[end - 1].block + 1 { end += 1 }
+            // Pages adjacent in memory too (a mapped heap) go as one buffer.
+            var buffers: [UnsafeRawBufferPointer] = []
+            for item in blocks[start..<end] {
+                if let last = buffers.last, last.baseAddress! + last.count == item.bytes {
+                    buffers[buffers.count - 1] = UnsafeRawBufferPointer(start: last.baseAddress, count: last.count + Layout.blockSize)
+                } else {
+                    buffers.append(UnsafeRawBufferPointer(start: item.bytes, count: Layout.blockSize))
+                }
+            }
+            do throws(BlockDeviceError) { try device.write(buffers, at: blocks[start].block << Layout.blockShift) } catch { throw StoreError(error) }
+            start = end
+        }
+    }
+
+    /// Writes the pages of a large snapshot to their (ascending) blocks while
+    /// a background thread computes their checksums; returns the checksums.
+    private func writeOverlappingChecksums(_ writes: [PageWrite], blocks: [UInt64]) throws(StoreError) -> [UInt32] {
+        let output = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: writes.count)
+        defer { output.deallocate() }
+        nonisolated(unsafe) let pages = writes
+        nonisolated(unsafe) let results = output
+        let group = DispatchGroup()
+        DispatchQueue.global().async(group: group) {
+            for index in 0..<pages.count { results[index] = crc32c(pages[index].bytes) }
+        }
+        defer { group.wait() }
+        let deviceBytes = onDisk.count << Layout.blockShift
+        if device.size < deviceBytes {
+            do throws(BlockDeviceError) { try device.grow(to: deviceBytes) } catch { throw StoreError(error) }
+        }
+        try writeRuns(zip(blocks, writes).map { ($0, $1.bytes.baseAddress!) })
+        group.wait()
+        return Array(output)
     }
 
     private func undo(_ txn: Transaction, tag: UInt64) {
@@ -716,7 +801,10 @@ public final class Store {
         // Leave room for growth during this commit before choosing the height.
         let headroom = onDisk.count + onDisk.count / 4 + 4 * Layout.blocksPerBitmapPage
         let levels = max(superblock.spaceMapLevels, treeLevels(forPayloads: (headroom + Layout.blocksPerBitmapPage - 1) / Layout.blocksPerBitmapPage))
-        let tree = try TreeBuilder(levels: levels, oldRoot: superblock.spaceMapRoot, oldLevels: superblock.spaceMapLevels) {
+        // After a rebuild the old map is not read at all (it may be the
+        // damaged part); its blocks are held by the rebuild's quarantine.
+        let tree = try TreeBuilder(levels: levels, oldRoot: rewriteWholeSpaceMap ? .hole : superblock.spaceMapRoot,
+                                   oldLevels: rewriteWholeSpaceMap ? levels : superblock.spaceMapLevels) {
             [unowned self] entry throws(StoreError) in try self.loadNode(entry, snapshot: nil, what: "space map node")
         }
         if rewriteWholeSpaceMap {
@@ -797,8 +885,7 @@ public final class Store {
         }
         // Everything the durable states used stays busy until the next commit
         // after this one is durable.
-        var held: [UInt64] = []
-        for block in 0..<onDisk.count where onDisk[block] && !reachable[block] { held.append(block) }
+        let held = onDisk.setBits(notIn: reachable)
         busy.formUnion(onDisk)
         busy.formUnion(reachable)
         onDisk = reachable
@@ -823,11 +910,26 @@ public final class Store {
         }
     }
 
+    /// Checks the space-map nodes and pages a commit wrote (their birth is
+    /// its sequence number).
+    fileprivate func checkSpaceMapIncrement(of state: Superblock) throws(StoreError) {
+        let birth = UInt32(truncatingIfNeeded: state.sequence)
+        guard !state.spaceMapRoot.isHole, state.spaceMapRoot.birth == birth else { return }
+        let buffer = BlockBuffer()
+        try walk(root: state.spaceMapRoot, snapshot: nil, levels: state.spaceMapLevels,
+                 visitNode: { $0.birth == birth }) { page, entry throws(StoreError) in
+            guard entry.birth == birth else { return }
+            try readBlock(entry, into: buffer, snapshot: nil, what: "space map page \(page)")
+        }
+    }
+
     /// Reads every retained block and checks every checksum, and checks the
     /// space map against what the snapshots use. `content` may check each
     /// page's bytes and return a problem.
     public func verify(content: ((_ page: UInt64, _ snapshot: UInt64, _ bytes: UnsafeRawBufferPointer) -> String?)? = nil) -> VerifyReport {
+        ensureSpaceMap()
         var report = VerifyReport()
+        if let spaceMapDamage { report.problems.append(spaceMapDamage) }
         var seen = Bitmap(count: onDisk.count)
         seen.set(0)
         seen.set(1)
@@ -991,4 +1093,9 @@ extension Store {
         guard let record = try record(for: snapshot) else { return nil }
         return record.root.isHole ? nil : record.root.block
     }
+}
+
+extension Store {
+    /// The root of the space-map tree of the commit in use (for tests and tools).
+    var spaceMapRootEntry: TreeEntry { superblock.spaceMapRoot }
 }

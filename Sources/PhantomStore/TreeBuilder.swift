@@ -75,14 +75,26 @@ final class TreeBuilder {
         return pending
     }
 
+    /// The leaf used last: pages come sorted, so most lookups hit it.
+    private var lastLeaf: (index: UInt64, node: PendingNode)?
+
+    private func leaf(_ index: UInt64) throws(StoreError) -> PendingNode {
+        if let lastLeaf, lastLeaf.index == index { return lastLeaf.node }
+        let found = try node(level: 0, index: index)
+        lastLeaf = (index, found)
+        return found
+    }
+
     /// Makes the path to payload `index` writable; returns the entry it held.
     func touchPayload(_ index: UInt64) throws(StoreError) -> TreeEntry {
-        try node(level: 0, index: index >> 8).buffer.entry(Int(index & 255))
+        try leaf(index >> 8).buffer.entry(Int(index & 255))
     }
 
     /// Sets payload `index` (after `touchPayload`).
     func setPayload(_ index: UInt64, _ entry: TreeEntry) {
-        nodes[0][index >> 8]!.buffer.setEntry(Int(index & 255), entry)
+        let node: PendingNode
+        if let lastLeaf, lastLeaf.index == index >> 8 { node = lastLeaf.node } else { node = nodes[0][index >> 8]! }
+        node.buffer.setEntry(Int(index & 255), entry)
     }
 
     /// Hands out the replaced blocks collected since the last call.

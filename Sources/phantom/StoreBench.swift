@@ -19,6 +19,7 @@ struct StoreBench: ParsableCommand {
             """)
 
     @Flag(help: "Print JSON for tools.") var json = false
+    @Flag(help: "Print every run's time.") var verbose = false
     @Option(help: "Directory to run in (its disk is what is measured).") var dir: String = "."
     @Option(help: "Snapshot sizes to measure, comma-separated.") var sizes: String = "1M,64M,1G"
     @Option(help: "Repetitions of each throughput measurement.") var runs: Int = 3
@@ -49,10 +50,22 @@ struct StoreBench: ParsableCommand {
                 var phantom: [Double] = []
                 var raw: [Double] = []
                 for run in 0..<runs {
-                    raw.append(try timeRawWrite(source, bytes: size, path: "\(work)/raw-\(run)"))
-                    phantom.append(try timeSnapshot(source, bytes: size, path: "\(work)/img-\(run)"))
-                    unlink("\(work)/raw-\(run)")
-                    unlink("\(work)/img-\(run)")
+                    // Alternate who goes first, and let the disk settle before
+                    // each measurement, so that neither inherits the other's
+                    // write-back.
+                    for turn in [run % 2, 1 - run % 2] {
+                        settle()
+                        if turn == 0 {
+                            raw.append(try timeRawWrite(source, bytes: size, path: "\(work)/raw-\(run)"))
+                            unlink("\(work)/raw-\(run)")
+                        } else {
+                            phantom.append(try timeSnapshot(source, bytes: size, path: "\(work)/img-\(run)"))
+                            unlink("\(work)/img-\(run)")
+                        }
+                    }
+                }
+                if verbose {
+                    printNow("  runs: raw \(raw.map { fmt($0 * 1e3) }.joined(separator: " ")) ms; phantom \(phantom.map { fmt($0 * 1e3) }.joined(separator: " ")) ms")
                 }
                 let p = median(phantom), r = median(raw)
                 results.throughput.append(.init(bytes: size, phantomSeconds: p, rawSeconds: r,
@@ -276,6 +289,13 @@ struct PageSource {
     }
 
     func deallocate() { base.deallocate() }
+}
+
+/// Flushes everything the system has buffered and waits a moment, so that a
+/// measurement starts from a quiet disk.
+func settle() {
+    sync()
+    usleep(200_000)
 }
 
 func monotonicSeconds() -> Double {
