@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "phantom", targets: ["phantom"]),
         .library(name: "PhantomStore", targets: ["PhantomStore"]),
         .library(name: "PhantomHost", targets: ["PhantomHost"]),
+        .library(name: "PhantomMemory", targets: ["PhantomMemory"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -20,6 +21,8 @@ let package = Package(
         .target(name: "PhantomHost", dependencies: ["CPhantomSupport"]),
         // Layer 2: the persistent page store.
         .target(name: "PhantomStore", dependencies: ["PhantomHost", "CPhantomSupport"]),
+        // Layer 3: the persistent address space and the objects in it.
+        .target(name: "PhantomMemory", dependencies: ["PhantomStore", "PhantomHost", "CPhantomSupport"]),
         // The `phantom` command.
         .executableTarget(
             name: "phantom",
@@ -30,6 +33,7 @@ let package = Package(
         ),
         .testTarget(name: "PhantomHostTests", dependencies: ["PhantomHost"]),
         .testTarget(name: "PhantomStoreTests", dependencies: ["PhantomStore", "PhantomHost", "CPhantomSupport"]),
+        .testTarget(name: "PhantomMemoryTests", dependencies: ["PhantomMemory", "PhantomStore", "PhantomHost"]),
         .testTarget(name: "PhantomCLITests", dependencies: ["phantom", "PhantomStore", "PhantomHost"]),
     ],
     swiftLanguageModes: [.v6]

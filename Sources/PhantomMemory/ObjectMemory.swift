@@ -1,0 +1,286 @@
+// Objects in the persistent space: their header, the allocator, and access
+// with the write barrier. docs/object-layout.md draws every layout.
+//
+// Memory header (page 0 of the space; offset 0 is also the null reference):
+// ```
+//   0   8  magic "PHMEMORY"
+//   8   4  layout version (1)
+//  12   4  size classes (24)
+//  16   8  root object
+//  24   8  heap end: first byte never handed out (page-aligned)
+//  32   8  objects allocated (since creation)
+//  40   8  bytes allocated (since creation)
+//  48   8  garbage collections run
+//  56   8  free runs: first free run (chunk of whole pages), 0 if none
+//  64  24*24 per size class: free cell list, bump pointer, bump limit
+// ```
+// The heap, from page 1 to the heap end, is a sequence of chunks, each
+// starting with a 16-byte chunk header `kind u32, class u32, bytes u64`:
+// - kind 1, small cells: 64 KiB holding cells of one size class;
+// - kind 2, a large object: the object follows the chunk header;
+// - kind 3, a free run: whole free pages; `next free run u64` at +16.
+//
+// Object header (16 bytes; the object's reference points at it):
+// ```
+//  0  8  class reference (bits 0..47) | flags (bits 48..63: 62 allocated, 63 free cell)
+//  8  4  size in bytes, header included (a multiple of 16)
+// 12  4  reference slots: that many 8-byte references follow the header;
+//        the rest of the object is plain bytes
+// ```
+
+import PhantomStore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A reference to an object: its offset in the persistent space; 0 is null.
+public struct ObjectRef: Hashable, Sendable, CustomStringConvertible {
+    public let raw: UInt64
+    @inline(__always) public init(raw: UInt64) { self.raw = raw }
+    public static let null = ObjectRef(raw: 0)
+    @inline(__always) public var isNull: Bool { raw == 0 }
+    public var description: String { raw == 0 ? "null" : "@0x" + String(raw, radix: 16) }
+}
+
+/// Objects in a persistent space: allocation, access with the write
+/// barrier, and garbage collection (see `GarbageCollector.swift`).
+///
+/// Mutator thread only; snapshots run through `space`.
+public final class ObjectMemory {
+    /// The space the objects live in.
+    public let space: PersistentSpace
+    @usableFromInline let base: UnsafeMutableRawPointer
+
+    static let magic: UInt64 = 0x5952_4F4D_454D_4850  // "PHMEMORY"
+    static let version: UInt32 = 1
+    /// Cell sizes of the size classes (object sizes, header included).
+    static let sizeClasses: [Int] = [16, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256,
+                                     320, 384, 448, 512, 640, 768, 896, 1024, 1280, 1536, 1792, 2048]
+    static let chunkBytes: UInt64 = 64 << 10
+    static let headerBytes = 16
+    static let allocatedFlag: UInt64 = 1 << 62
+    static let freeFlag: UInt64 = 1 << 63
+    static let classMask: UInt64 = (1 << 48) - 1
+    enum ChunkKind: UInt32 { case small = 1, large = 2, free = 3 }
+
+    // Memory header offsets.
+    static let rootOffset: UInt64 = 16
+    static let heapEndOffset: UInt64 = 24
+    static let objectCountOffset: UInt64 = 32
+    static let byteCountOffset: UInt64 = 40
+    static let collectionsOffset: UInt64 = 48
+    static let freeRunsOffset: UInt64 = 56
+    static func classOffset(_ index: Int) -> UInt64 { 64 + UInt64(index) * 24 }
+
+    /// Size class index for each 16-byte step up to 2048 bytes.
+    private let classForSize: [Int]
+
+    /// Opens the object memory of a space, formatting an empty one.
+    public init(space: PersistentSpace) throws(MemoryError) {
+        self.space = space
+        base = space.base
+        var table = [Int](repeating: 0, count: 2048 / 16 + 1)
+        for steps in 0...(2048 / 16) {
+            table[steps] = Self.sizeClasses.firstIndex { $0 >= steps * 16 }!
+        }
+        classForSize = table
+        let magic = load64(0)
+        if magic == 0 && load64(Self.heapEndOffset) == 0 {
+            store64(Self.magic, at: 0)
+            store32(Self.version, at: 8)
+            store32(UInt32(Self.sizeClasses.count), at: 12)
+            store64(4096, at: Self.heapEndOffset)
+        } else {
+            guard magic == Self.magic else { throw .badHeader("no object memory magic at page 0") }
+            let version = load32(8)
+            guard version == Self.version else { throw .badHeader("object memory layout version \(version); this build reads \(Self.version)") }
+            guard load32(12) == UInt32(Self.sizeClasses.count) else { throw .badHeader("unexpected number of size classes") }
+            let end = load64(Self.heapEndOffset)
+            guard end >= 4096, end % 4096 == 0, end <= UInt64(space.capacityPages) << 12 else {
+                throw .badHeader("heap end \(end) is outside the space")
+            }
+        }
+    }
+
+    // MARK: - Raw access (the barrier is here)
+
+    @inline(__always) func load64(_ offset: UInt64) -> UInt64 {
+        base.load(fromByteOffset: Int(offset), as: UInt64.self)
+    }
+    @inline(__always) func load32(_ offset: UInt64) -> UInt32 {
+        base.load(fromByteOffset: Int(offset), as: UInt32.self)
+    }
+    @inline(__always) func store64(_ value: UInt64, at offset: UInt64) {
+        space.willWrite(page: Int(offset >> 12))
+        base.storeBytes(of: value, toByteOffset: Int(offset), as: UInt64.self)
+    }
+    @inline(__always) func store32(_ value: UInt32, at offset: UInt64) {
+        space.willWrite(page: Int(offset >> 12))
+        base.storeBytes(of: value, toByteOffset: Int(offset), as: UInt32.self)
+    }
+
+    // MARK: - Objects
+
+    /// The root of the object graph: everything reachable from it persists.
+    public var root: ObjectRef {
+        get { ObjectRef(raw: load64(Self.rootOffset)) }
+        set { store64(newValue.raw, at: Self.rootOffset) }
+    }
+
+    /// The class reference in an object's header.
+    @inline(__always) public func classOf(_ object: ObjectRef) -> ObjectRef {
+        ObjectRef(raw: load64(object.raw) & Self.classMask)
+    }
+
+    /// Size of the object in bytes, header included.
+    @inline(__always) public func size(of object: ObjectRef) -> Int { Int(load32(object.raw + 8)) }
+
+    /// Number of reference slots of the object.
+    @inline(__always) public func referenceCount(of object: ObjectRef) -> Int { Int(load32(object.raw + 12)) }
+
+    /// Reads reference slot `slot`.
+    @inline(__always) public func reference(_ object: ObjectRef, _ slot: Int) -> ObjectRef {
+        ObjectRef(raw: load64(object.raw + 16 + UInt64(slot) * 8))
+    }
+
+    /// Writes reference slot `slot` (through the barrier).
+    @inline(__always) public func setReference(_ object: ObjectRef, _ slot: Int, _ value: ObjectRef) {
+        store64(value.raw, at: object.raw + 16 + UInt64(slot) * 8)
+    }
+
+    /// Offset of the object's plain bytes (after its reference slots).
+    @inline(__always) public func dataOffset(of object: ObjectRef) -> UInt64 {
+        object.raw + 16 + UInt64(referenceCount(of: object)) * 8
+    }
+
+    /// Reads a 64-bit word of the object's plain bytes at byte `offset`.
+    @inline(__always) public func word(_ object: ObjectRef, at offset: Int) -> UInt64 {
+        load64(dataOffset(of: object) + UInt64(offset))
+    }
+
+    /// Writes a 64-bit word of the object's plain bytes (through the barrier).
+    @inline(__always) public func setWord(_ object: ObjectRef, at offset: Int, _ value: UInt64) {
+        store64(value, at: dataOffset(of: object) + UInt64(offset))
+    }
+
+    /// Copies bytes into the object's plain bytes (through the barrier).
+    public func setBytes(_ object: ObjectRef, at offset: Int, _ bytes: UnsafeRawBufferPointer) {
+        let target = dataOffset(of: object) + UInt64(offset)
+        space.willWrite(offset: target, length: bytes.count)
+        if bytes.count > 0 { (base + Int(target)).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
+    }
+
+    /// The object's plain bytes, read-only.
+    public func bytes(_ object: ObjectRef) -> UnsafeRawBufferPointer {
+        let start = dataOffset(of: object)
+        return UnsafeRawBufferPointer(start: base + Int(start), count: Int(object.raw) + size(of: object) - Int(start))
+    }
+
+    // MARK: - Allocation
+
+    /// Allocates a zeroed object of class `classRef` with `references`
+    /// reference slots and `bytes` plain bytes.
+    public func allocate(class classRef: ObjectRef, references: Int, bytes: Int) throws(MemoryError) -> ObjectRef {
+        guard references >= 0, bytes >= 0, references <= Int(UInt32.max / 8) else {
+            throw .invalidArgument("bad object shape: \(references) references, \(bytes) bytes")
+        }
+        let needed = (Self.headerBytes + references * 8 + bytes + 15) & ~15
+        let object: UInt64
+        if needed <= 2048 {
+            object = try allocateSmall(classIndex: classForSize[needed / 16], size: needed)
+        } else {
+            object = try allocateLarge(size: needed)
+        }
+        store64(classRef.raw & Self.classMask | Self.allocatedFlag, at: object)
+        store32(UInt32(needed), at: object + 8)
+        store32(UInt32(references), at: object + 12)
+        store64(load64(Self.objectCountOffset) + 1, at: Self.objectCountOffset)
+        store64(load64(Self.byteCountOffset) + UInt64(needed), at: Self.byteCountOffset)
+        return ObjectRef(raw: object)
+    }
+
+    private func allocateSmall(classIndex: Int, size: Int) throws(MemoryError) -> UInt64 {
+        let cellSize = UInt64(Self.sizeClasses[classIndex])
+        let header = Self.classOffset(classIndex)
+        let free = load64(header)
+        if free != 0 {
+            store64(load64(free + 8), at: header)  // pop
+            zero(free, count: Int(cellSize))
+            return free
+        }
+        var bump = load64(header + 8)
+        var limit = load64(header + 16)
+        if bump == 0 || bump + cellSize > limit {
+            let chunk = try allocateRun(bytes: Self.chunkBytes)
+            store32(ChunkKind.small.rawValue, at: chunk)
+            store32(UInt32(classIndex), at: chunk + 4)
+            store64(Self.chunkBytes, at: chunk + 8)
+            bump = chunk + 16
+            limit = chunk + Self.chunkBytes
+            store64(limit, at: header + 16)
+        }
+        store64(bump + cellSize, at: header + 8)
+        // Fresh cells are zero already (never handed out before).
+        return bump
+    }
+
+    private func allocateLarge(size: Int) throws(MemoryError) -> UInt64 {
+        let bytes = (UInt64(size) + 16 + 4095) & ~4095
+        let chunk = try allocateRun(bytes: bytes)
+        store32(ChunkKind.large.rawValue, at: chunk)
+        store32(0, at: chunk + 4)
+        store64(bytes, at: chunk + 8)
+        return chunk + 16
+    }
+
+    /// A run of whole pages: first fit from the free runs, else the heap end.
+    /// The run is zeroed.
+    private func allocateRun(bytes: UInt64) throws(MemoryError) -> UInt64 {
+        var previous = Self.freeRunsOffset  // where the link to `run` is stored
+        var run = load64(previous)
+        while run != 0 {
+            let runBytes = load64(run + 8)
+            let next = load64(run + 16)
+            if runBytes >= bytes {
+                if runBytes - bytes >= 4096 {
+                    // Split: the tail stays a free run.
+                    let tail = run + bytes
+                    store32(ChunkKind.free.rawValue, at: tail)
+                    store32(0, at: tail + 4)
+                    store64(runBytes - bytes, at: tail + 8)
+                    store64(next, at: tail + 16)
+                    store64(tail, at: previous)
+                } else {
+                    store64(next, at: previous)  // runs are whole pages: an exact fit
+                }
+                zero(run, count: Int(bytes))
+                return run
+            }
+            previous = run + 16
+            run = next
+        }
+        let end = load64(Self.heapEndOffset)
+        let capacity = UInt64(space.capacityPages) << 12
+        guard end + bytes <= capacity else { throw .outOfMemory(requested: bytes, capacity: capacity) }
+        store64(end + bytes, at: Self.heapEndOffset)
+        // Memory past the heap end was never handed out: it is zero.
+        return end
+    }
+
+    @inline(__always) func zero(_ offset: UInt64, count: Int) {
+        space.willWrite(offset: offset, length: count)
+        memset(base + Int(offset), 0, count)
+    }
+
+    // MARK: - Statistics
+
+    /// The first byte never handed out: the heap's extent.
+    public var heapEnd: UInt64 { load64(Self.heapEndOffset) }
+    /// Objects allocated since the heap was created.
+    public var objectsAllocated: UInt64 { load64(Self.objectCountOffset) }
+    /// Garbage collections run since the heap was created.
+    public var collections: UInt64 { load64(Self.collectionsOffset) }
+}

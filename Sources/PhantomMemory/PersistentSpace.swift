@@ -1,0 +1,245 @@
+// The persistent address space: the store's pages mapped into this process,
+// with a write barrier and snapshots whose pause does not grow with the heap.
+//
+// Page p of the space lives at `base + p * 4096` and is page p of the store.
+// Addresses inside the space are 64-bit offsets from `base` (0 is null), so
+// an image opens at any base address.
+//
+// Every page has a 32-bit state, `epoch << 2 | phase`:
+// ```
+// phase 0  clean: saved by the snapshot of `epoch` (or never written)
+// phase 1  dirty: written during `epoch`
+// phase 2  locked: being copied for the snapshot of `epoch`
+// ```
+// The mutator's barrier (`willWrite`) is one load and compare when the page
+// is already dirty in the current epoch. A snapshot starts at a safepoint by
+// ending the epoch (`beginSnapshot`, O(1)): every page dirty in the ended
+// epoch now belongs to that snapshot. A background writer copies those pages
+// and commits them to the store; if the mutator writes such a page first,
+// the barrier copies it aside before the write (copy-on-write in software).
+// Either way the snapshot holds every page as it was at the safepoint.
+
+import CPhantomSupport
+import PhantomHost
+import PhantomStore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A persistent, snapshotted address space of pages.
+///
+/// The mutator (one thread) reads and writes through `base`, calling
+/// `willWrite` before every store. Snapshots are written by `writeSnapshot`,
+/// which may run on another thread while the mutator goes on.
+public final class PersistentSpace: @unchecked Sendable {
+    /// Start of the mapping.
+    public let base: UnsafeMutableRawPointer
+    /// Pages the mapping can hold.
+    public let capacityPages: Int
+    /// The store the snapshots go to.
+    public let store: Store
+
+    private let states: UnsafeMutablePointer<UInt32>
+    /// The current epoch (mutator side).
+    public private(set) var epoch: UInt32 = 1
+    /// Highest page touched + 1: the writer scans `0..<usedPages`.
+    private let usedPagesCell: UnsafeMutablePointer<UInt32>
+    /// The epoch whose snapshot is being written, or 0 (set by the mutator,
+    /// cleared by the writer: atomic).
+    private let pendingEpochCell: UnsafeMutablePointer<UInt32>
+    private var sideLock = pthread_mutex_t()
+    private var sideCopies: [(page: UInt64, bytes: UnsafeMutableRawPointer)] = []
+
+    /// Maps a space of `capacity` bytes over `store` and loads every page
+    /// of the store's newest snapshot into it.
+    public init(store: Store, capacity: UInt64) throws(MemoryError) {
+        let pages = Int(min(capacity, store.pageCount << 12) >> 12)
+        guard pages >= 2 else { throw .invalidArgument("the space needs at least 2 pages, not \(pages)") }
+        let bytes = pages << 12
+        guard let mapping = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0),
+              mapping != MAP_FAILED else {
+            throw .outOfAddressSpace(requested: UInt64(bytes))
+        }
+        base = mapping
+        capacityPages = pages
+        self.store = store
+        states = .allocate(capacity: pages)
+        states.initialize(repeating: 0, count: pages)
+        usedPagesCell = .allocate(capacity: 1)
+        usedPagesCell.initialize(to: 1)
+        pendingEpochCell = .allocate(capacity: 1)
+        pendingEpochCell.initialize(to: 0)
+        pthread_mutex_init(&sideLock, nil)
+        // Bring the image in at disk speed: every mapped page, in runs.
+        let mapped: [UInt64]
+        do { mapped = try store.mappedPages() } catch { throw .store(error) }
+        var used: UInt32 = 1
+        for page in mapped {
+            guard page < UInt64(pages) else {
+                throw .imageTooLarge(page: page, capacityPages: UInt64(pages))
+            }
+            do {
+                try store.read(page: page, into: UnsafeMutableRawBufferPointer(start: base + Int(page) << 12, count: 4096))
+            } catch {
+                throw .store(error)
+            }
+            used = max(used, UInt32(page) + 1)
+        }
+        usedPagesCell.pointee = used
+    }
+
+    deinit {
+        munmap(base, capacityPages << 12)
+        states.deallocate()
+        usedPagesCell.deallocate()
+        pendingEpochCell.deallocate()
+        for copy in sideCopies { copy.bytes.deallocate() }
+        pthread_mutex_destroy(&sideLock)
+    }
+
+    /// Pages in use (the highest written page + 1).
+    public var usedPages: Int { Int(phantom_atomic_load_u32(usedPagesCell)) }
+
+    // MARK: - The barrier
+
+    /// Must be called before every store into page `page`.
+    @inline(__always)
+    public func willWrite(page: Int) {
+        let state = phantom_atomic_load_u32(states + page)
+        if state == (epoch << 2 | 1) { return }
+        slowWillWrite(page: page, state: state)
+    }
+
+    /// Must be called before a store of `length` bytes at `offset`.
+    @inline(__always)
+    public func willWrite(offset: UInt64, length: Int) {
+        var page = Int(offset >> 12)
+        let last = Int((offset + UInt64(max(length, 1)) - 1) >> 12)
+        while page <= last {
+            willWrite(page: page)
+            page += 1
+        }
+    }
+
+    @inline(never)
+    private func slowWillWrite(page: Int, state initial: UInt32) {
+        precondition(page < capacityPages, "write outside the persistent space")
+        var state = initial
+        while true {
+            let phase = state & 3
+            let owner = state >> 2
+            if phase == 1 && owner < epoch {
+                // Dirty in an ended epoch: it belongs to the snapshot being
+                // written. Copy it aside before the mutator changes it.
+                if phantom_atomic_cas_u32(states + page, state, owner << 2 | 2) {
+                    let copy = UnsafeMutableRawPointer.allocate(byteCount: 4096, alignment: 4096)
+                    copy.copyMemory(from: base + page << 12, byteCount: 4096)
+                    pthread_mutex_lock(&sideLock)
+                    sideCopies.append((UInt64(page), copy))
+                    pthread_mutex_unlock(&sideLock)
+                    phantom_atomic_store_u32(states + page, epoch << 2 | 1)
+                    break
+                }
+            } else if phase == 2 {
+                // The writer is copying it right now (a few hundred ns).
+                sched_yield()
+            } else if phantom_atomic_cas_u32(states + page, state, epoch << 2 | 1) {
+                break
+            }
+            state = phantom_atomic_load_u32(states + page)
+        }
+        if UInt32(page) >= phantom_atomic_load_u32(usedPagesCell) {
+            phantom_atomic_store_u32(usedPagesCell, UInt32(page) + 1)
+        }
+    }
+
+    // MARK: - Snapshots
+
+    /// True while a snapshot is being written.
+    public var isWritingSnapshot: Bool { phantom_atomic_load_u32(pendingEpochCell) != 0 }
+
+    /// Ends the current epoch at a safepoint: the snapshot will hold every
+    /// page as it is now. O(1). Returns nil if the previous snapshot is still
+    /// being written. Mutator thread only.
+    public func beginSnapshot() -> SnapshotTicket? {
+        guard phantom_atomic_load_u32(pendingEpochCell) == 0 else { return nil }
+        let ended = epoch
+        phantom_atomic_store_u32(pendingEpochCell, ended)
+        epoch += 1
+        return SnapshotTicket(epoch: ended)
+    }
+
+    /// Writes the snapshot that `beginSnapshot` started and commits it to the
+    /// store; may run on another thread while the mutator goes on.
+    @discardableResult
+    public func writeSnapshot(_ ticket: SnapshotTicket) throws(MemoryError) -> SnapshotInfo {
+        let owner = ticket.epoch
+        var pages: [(page: UInt64, bytes: UnsafeMutableRawPointer)] = []
+        defer {
+            for copy in pages { copy.bytes.deallocate() }
+            finish()
+        }
+        let used = usedPages
+        for page in 0..<used {
+            while true {
+                let state = phantom_atomic_load_u32(states + page)
+                if state == owner << 2 | 1 {
+                    guard phantom_atomic_cas_u32(states + page, state, owner << 2 | 2) else { continue }
+                    let copy = UnsafeMutableRawPointer.allocate(byteCount: 4096, alignment: 4096)
+                    copy.copyMemory(from: base + page << 12, byteCount: 4096)
+                    phantom_atomic_store_u32(states + page, owner << 2)
+                    pages.append((UInt64(page), copy))
+                } else if state == owner << 2 | 2 {
+                    sched_yield()  // the mutator is copying it aside
+                    continue
+                }
+                break
+            }
+        }
+        // Pages the mutator copied aside before it wrote them.
+        pthread_mutex_lock(&sideLock)
+        pages.append(contentsOf: sideCopies)
+        sideCopies.removeAll()
+        pthread_mutex_unlock(&sideLock)
+        let writes = pages.map { PageWrite(page: $0.page, bytes: UnsafeRawBufferPointer(start: $0.bytes, count: 4096)) }
+        do {
+            return try store.commit(writes)
+        } catch {
+            // The pages stay owed to the next snapshot: mark them dirty again.
+            for copy in pages { markDirtyAgain(page: Int(copy.page), next: owner + 1) }
+            throw .store(error)
+        }
+    }
+
+    /// A failed snapshot's pages must go into the next one.
+    /// The epoch after the failed one is still the mutator's current epoch
+    /// (no snapshot can begin meanwhile), so this makes the page dirty now.
+    private func markDirtyAgain(page: Int, next: UInt32) {
+        while true {
+            let state = phantom_atomic_load_u32(states + page)
+            if state == next << 2 | 1 { return }  // dirty again already
+            if phantom_atomic_cas_u32(states + page, state, next << 2 | 1) { return }
+        }
+    }
+
+    /// Lets the mutator begin the next snapshot.
+    private func finish() {
+        phantom_atomic_store_u32(pendingEpochCell, 0)
+    }
+
+    /// Takes a snapshot synchronously (begin + write). Mutator thread only.
+    @discardableResult
+    public func takeSnapshot() throws(MemoryError) -> SnapshotInfo {
+        guard let ticket = beginSnapshot() else { throw .snapshotInProgress }
+        return try writeSnapshot(ticket)
+    }
+}
+
+/// A snapshot started at a safepoint and not yet written.
+public struct SnapshotTicket: Sendable {
+    /// The epoch it captures.
+    public let epoch: UInt32
+}
