@@ -27,7 +27,7 @@ let package = Package(
         .executableTarget(
             name: "phantom",
             dependencies: [
-                "PhantomStore", "PhantomHost",
+                "PhantomStore", "PhantomHost", "PhantomMemory", "CPhantomSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
