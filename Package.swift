@@ -23,6 +23,8 @@ let package = Package(
         .target(name: "PhantomStore", dependencies: ["PhantomHost", "CPhantomSupport"]),
         // Layer 3: the persistent address space and the objects in it.
         .target(name: "PhantomMemory", dependencies: ["PhantomStore", "PhantomHost", "CPhantomSupport"]),
+        // Layer 4: the Phantom virtual machine.
+        .target(name: "PhantomVM", dependencies: ["PhantomMemory", "PhantomStore", "PhantomHost", "CPhantomSupport"]),
         // The `phantom` command.
         .executableTarget(
             name: "phantom",
@@ -34,6 +36,7 @@ let package = Package(
         .testTarget(name: "PhantomHostTests", dependencies: ["PhantomHost"]),
         .testTarget(name: "PhantomStoreTests", dependencies: ["PhantomStore", "PhantomHost", "CPhantomSupport"]),
         .testTarget(name: "PhantomMemoryTests", dependencies: ["PhantomMemory", "PhantomStore", "PhantomHost"]),
+        .testTarget(name: "PhantomVMTests", dependencies: ["PhantomVM", "PhantomMemory", "PhantomStore", "PhantomHost"]),
         .testTarget(name: "PhantomCLITests", dependencies: ["phantom", "PhantomStore", "PhantomHost"]),
     ],
     swiftLanguageModes: [.v6]

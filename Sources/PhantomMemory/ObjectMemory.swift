@@ -135,6 +135,12 @@ public final class ObjectMemory {
         ObjectRef(raw: load64(object.raw) & Self.classMask)
     }
 
+    /// Changes the class in an object's header (for bootstrapping the class
+    /// objects, which exist before the class of classes does).
+    public func setClass(_ object: ObjectRef, _ cls: ObjectRef) {
+        store64(cls.raw & Self.classMask | Self.allocatedFlag, at: object.raw)
+    }
+
     /// Size of the object in bytes, header included.
     @inline(__always) public func size(of object: ObjectRef) -> Int { Int(load32(object.raw + 8)) }
 
@@ -225,6 +231,18 @@ public final class ObjectMemory {
         store64(bump + cellSize, at: header + 8)
         // Fresh cells are zero already (never handed out before).
         return bump
+    }
+
+    /// Returns a small object to its size class at once, for objects that
+    /// the runtime knows nothing else references (a returned call frame).
+    /// Large objects are left to the collector.
+    public func free(_ object: ObjectRef) {
+        let size = self.size(of: object)
+        guard size <= 2048, load64(object.raw) & Self.allocatedFlag != 0 else { return }
+        let header = Self.classOffset(classForSize[size / 16])
+        store64(Self.freeFlag, at: object.raw)
+        store64(load64(header), at: object.raw + 8)
+        store64(object.raw, at: header)
     }
 
     private func allocateLarge(size: Int) throws(MemoryError) -> UInt64 {

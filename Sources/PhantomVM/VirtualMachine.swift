@@ -1,0 +1,298 @@
+// The Phantom virtual machine: classes, threads and the world they live in,
+// all in object memory, so that a snapshot holds the whole machine.
+//
+// The world (the memory's root object), reference slots:
+// ```
+//  0 class table (array of classes)      6 code class
+//  1 threads (array)                      7 array class
+//  2 boot object                          8 thread class
+//  3 int class                            9 call frame class
+//  4 string class                        10 boot class
+//  5 class class                         11 object class
+// ```
+// docs/vm-objects.md draws every VM object.
+
+import PhantomMemory
+
+/// Kinds of internal classes: their methods are implemented in Swift.
+public enum InternalKind: UInt64, Sendable {
+    case none = 0, object, int, string, `class`, code, array, thread, frame, boot
+}
+
+/// Errors of the VM's host-side API (guest errors become guest exceptions).
+public enum VMError: Error, CustomStringConvertible {
+    case memory(MemoryError)
+    case verify(VerifyError)
+    case unknownClass(String)
+    case unknownMethod(className: String, method: String)
+    case badWorld(String)
+
+    public var description: String {
+        switch self {
+        case let .memory(error): return error.description
+        case let .verify(error): return "bytecode rejected: \(error)"
+        case let .unknownClass(name): return "no class named \(name) is installed"
+        case let .unknownMethod(className, method): return "class \(className) has no method \(method)"
+        case let .badWorld(reason): return "the image's VM state is not readable: \(reason)"
+        }
+    }
+}
+
+/// A PVM over an object memory. Mutator thread only.
+public final class VirtualMachine {
+    public let memory: ObjectMemory
+    /// Where `boot.16(x)` and `print` go (a transient connection).
+    public var console: (String) -> Void
+
+    // Well-known classes (cached from the world at boot).
+    var intClass = ObjectRef.null
+    var stringClass = ObjectRef.null
+    var classClass = ObjectRef.null
+    var codeClass = ObjectRef.null
+    var arrayClass = ObjectRef.null
+    var threadClass = ObjectRef.null
+    var frameClass = ObjectRef.null
+    var bootClass = ObjectRef.null
+    var objectClass = ObjectRef.null
+    /// Class name -> class object (rebuilt at boot).
+    var classesByName: [String: ObjectRef] = [:]
+
+    static let worldSlots = 12
+
+    /// Opens the VM of an object memory, creating the world on a new image.
+    public init(memory: ObjectMemory, console: @escaping (String) -> Void = { print($0, terminator: "") }) throws(VMError) {
+        self.memory = memory
+        self.console = console
+        if memory.root.isNull {
+            try createWorld()
+        } else {
+            try loadWorld()
+        }
+    }
+
+    var world: ObjectRef { memory.root }
+
+    private func createWorld() throws(VMError) {
+        let world = try allocate(.null, references: Self.worldSlots, bytes: 8)
+        memory.root = world
+        memory.setReference(world, 0, try newArray(capacity: 16))
+        memory.setReference(world, 1, try newArray(capacity: 4))
+        let names: [(Int, String, InternalKind)] = [
+            (3, ".internal.int", .int), (4, ".internal.string", .string), (5, ".internal.class", .class),
+            (6, ".internal.code", .code), (7, ".internal.array", .array), (8, ".internal.thread", .thread),
+            (9, ".internal.call_frame", .frame), (10, ".internal.boot", .boot), (11, ".internal.object", .object),
+        ]
+        // Class objects first (their class, the class class, does not exist
+        // yet), then their headers and names.
+        for (slot, _, kind) in names {
+            let cls = try allocate(.null, references: 3, bytes: 16)
+            memory.setWord(cls, at: 8, kind.rawValue)
+            memory.setReference(world, slot, cls)
+        }
+        try cacheWellKnown()
+        for (slot, name, _) in names {
+            let cls = memory.reference(world, slot)
+            memory.setClass(cls, classClass)
+            memory.setReference(cls, 0, try newString(name))
+            memory.setReference(cls, 1, try newArray(capacity: 1))
+            try register(cls, name: name)
+        }
+        memory.setReference(world, 2, try allocate(bootClass, references: 0, bytes: 0))
+    }
+
+    private func loadWorld() throws(VMError) {
+        let world = self.world
+        guard memory.referenceCount(of: world) == Self.worldSlots else { throw .badWorld("the root object is not a PVM world") }
+        try cacheWellKnown()
+        let table = memory.reference(world, 0)
+        for index in 0..<arrayCount(table) {
+            let cls = arrayGet(table, index)
+            if !cls.isNull { classesByName[string(memory.reference(cls, 0))] = cls }
+        }
+    }
+
+    private func cacheWellKnown() throws(VMError) {
+        let world = self.world
+        intClass = memory.reference(world, 3)
+        stringClass = memory.reference(world, 4)
+        classClass = memory.reference(world, 5)
+        codeClass = memory.reference(world, 6)
+        arrayClass = memory.reference(world, 7)
+        threadClass = memory.reference(world, 8)
+        frameClass = memory.reference(world, 9)
+        bootClass = memory.reference(world, 10)
+        objectClass = memory.reference(world, 11)
+    }
+
+    /// The boot object passed to programs' `run`.
+    public var bootObject: ObjectRef { memory.reference(world, 2) }
+
+    private func register(_ cls: ObjectRef, name: String) throws(VMError) {
+        let table = memory.reference(world, 0)
+        var replaced = false
+        for index in 0..<arrayCount(table) where !arrayGet(table, index).isNull {
+            if string(memory.reference(arrayGet(table, index), 0)) == name {
+                arraySet(table, index, cls)
+                replaced = true
+            }
+        }
+        if !replaced { try arrayAppend(holder: world, slot: 0, cls) }
+        classesByName[name] = cls
+    }
+
+    // MARK: - Installing classes
+
+    /// Verifies a class file and installs it (replacing a class of the same
+    /// name for new instances); returns the class object.
+    @discardableResult
+    public func install(_ file: ClassFile) throws(VMError) -> ObjectRef {
+        do { try Verifier.verify(file) } catch { throw .verify(error) }
+        var parent = ObjectRef.null
+        if !file.parent.isEmpty {
+            guard let found = classesByName[file.parent] else { throw .unknownClass(file.parent) }
+            parent = found
+        }
+        let cls = try allocate(classClass, references: 3, bytes: 16)
+        memory.setWord(cls, at: 0, UInt64(file.fields.count))
+        memory.setWord(cls, at: 8, InternalKind.none.rawValue)
+        memory.setReference(cls, 0, try newString(file.name))
+        memory.setReference(cls, 2, parent)
+        let size = (file.methods.map(\.ordinal).max() ?? -1) + 1
+        let methods = try newArray(capacity: max(size, 1))
+        memory.setWord(methods, at: 0, UInt64(size))
+        memory.setReference(cls, 1, methods)
+        for method in file.methods {
+            let code = try makeCode(method, owner: cls)
+            memory.setReference(methods, method.ordinal, code)
+        }
+        try register(cls, name: file.name)
+        return cls
+    }
+
+    /// Code object: refs [owner class, name, constants array]; bytes
+    /// [arguments u32, max objects u32, max integers u32, code length u32,
+    /// line count u32, 0 u32, code..., (ip u32, line u32) * lines].
+    private func makeCode(_ method: MethodFile, owner: ObjectRef) throws(VMError) -> ObjectRef {
+        let bytes = 24 + method.code.count + method.lines.count * 8
+        let code = try allocate(codeClass, references: 3, bytes: bytes)
+        memory.setReference(code, 0, owner)
+        memory.setReference(code, 1, try newString(method.name))
+        let constants = try newArray(capacity: max(1, method.constants.count))
+        for (index, text) in method.constants.enumerated() { memory.setReference(constants, index, try newString(text)) }
+        memory.setWord(constants, at: 0, UInt64(method.constants.count))
+        memory.setReference(code, 2, constants)
+        var header: [UInt32] = [UInt32(method.arguments), UInt32(method.maxObjectStack), UInt32(method.maxIntegerStack),
+                                UInt32(method.code.count), UInt32(method.lines.count), 0]
+        header.withUnsafeBytes { memory.setBytes(code, at: 0, $0) }
+        method.code.withUnsafeBytes { memory.setBytes(code, at: 24, $0) }
+        var table: [UInt32] = []
+        for entry in method.lines { table += [UInt32(entry.ip), UInt32(entry.line)] }
+        table.withUnsafeBytes { memory.setBytes(code, at: 24 + method.code.count, $0) }
+        header.removeAll()
+        return code
+    }
+
+    /// The class object of an installed class.
+    public func classNamed(_ name: String) -> ObjectRef? { classesByName[name] }
+
+    /// The method (code object) with a given name in a class or its parents.
+    public func method(named name: String, in cls: ObjectRef) -> ObjectRef? {
+        var current = cls
+        while !current.isNull {
+            let methods = memory.reference(current, 1)
+            if !methods.isNull {
+                for index in 0..<arrayCount(methods) {
+                    let code = arrayGet(methods, index)
+                    if !code.isNull && string(memory.reference(code, 1)) == name { return code }
+                }
+            }
+            current = memory.reference(current, 2)
+        }
+        return nil
+    }
+
+    // MARK: - Objects the VM makes
+
+    @inline(__always) func allocate(_ cls: ObjectRef, references: Int, bytes: Int) throws(VMError) -> ObjectRef {
+        do { return try memory.allocate(class: cls, references: references, bytes: bytes) } catch { throw .memory(error) }
+    }
+
+    /// A string object: bytes [length u64, UTF-8...].
+    public func newString(_ text: String) throws(VMError) -> ObjectRef {
+        let utf8 = Array(text.utf8)
+        return try newString(bytes: utf8)
+    }
+
+    func newString(bytes: [UInt8]) throws(VMError) -> ObjectRef {
+        let object = try allocate(stringClass, references: 0, bytes: 8 + bytes.count)
+        memory.setWord(object, at: 0, UInt64(bytes.count))
+        bytes.withUnsafeBytes { memory.setBytes(object, at: 8, $0) }
+        return object
+    }
+
+    /// The text of a string object.
+    public func string(_ object: ObjectRef) -> String {
+        guard !object.isNull, object.raw & 1 == 0 else { return "" }
+        let raw = memory.bytes(object)
+        let length = min(Int(memory.word(object, at: 0)), raw.count - 8)
+        return String(decoding: UnsafeRawBufferPointer(rebasing: raw[8..<(8 + max(0, length))]), as: UTF8.self)
+    }
+
+    /// An array: refs = capacity slots; bytes [count u64].
+    func newArray(capacity: Int) throws(VMError) -> ObjectRef {
+        try allocate(arrayClass, references: capacity, bytes: 8)
+    }
+    @inline(__always) func arrayCount(_ array: ObjectRef) -> Int { Int(memory.word(array, at: 0)) }
+    @inline(__always) func arrayGet(_ array: ObjectRef, _ index: Int) -> ObjectRef { memory.reference(array, index) }
+    @inline(__always) func arraySet(_ array: ObjectRef, _ index: Int, _ value: ObjectRef) { memory.setReference(array, index, value) }
+
+    /// Appends to the array in `holder`'s slot, growing it (a new array) when full.
+    func arrayAppend(holder: ObjectRef, slot: Int, _ value: ObjectRef) throws(VMError) {
+        var array = memory.reference(holder, slot)
+        let count = arrayCount(array)
+        if count == memory.referenceCount(of: array) {
+            let grown = try newArray(capacity: max(4, count * 2))
+            for index in 0..<count { arraySet(grown, index, arrayGet(array, index)) }
+            memory.setWord(grown, at: 0, UInt64(count))
+            memory.setReference(holder, slot, grown)
+            array = grown
+        }
+        arraySet(array, count, value)
+        memory.setWord(array, at: 0, UInt64(count + 1))
+    }
+
+    // MARK: - Tagged integers
+
+    /// An integer as an object: tagged (low bit 1), no allocation. Its class is `.internal.int`.
+    @inline(__always) static func box(_ value: Int32) -> ObjectRef {
+        ObjectRef(raw: UInt64(bitPattern: Int64(value) << 1) | 1)
+    }
+    @inline(__always) static func isInt(_ object: ObjectRef) -> Bool { object.raw & 1 == 1 }
+    @inline(__always) static func unbox(_ object: ObjectRef) -> Int32 {
+        Int32(truncatingIfNeeded: Int64(bitPattern: object.raw) >> 1)
+    }
+
+    /// The class of any value, tagged integers included.
+    func classOf(_ object: ObjectRef) -> ObjectRef {
+        if Self.isInt(object) { return intClass }
+        return object.isNull ? .null : memory.classOf(object)
+    }
+
+    /// The internal kind of a class (none for user classes).
+    func kind(of cls: ObjectRef) -> InternalKind {
+        guard !cls.isNull else { return .none }
+        return InternalKind(rawValue: memory.word(cls, at: 8)) ?? .none
+    }
+
+    /// A class's name.
+    public func className(_ cls: ObjectRef) -> String { cls.isNull ? "null" : string(memory.reference(cls, 0)) }
+
+    /// Text for any value: strings as they are, integers in decimal.
+    public func describe(_ value: ObjectRef) -> String {
+        if Self.isInt(value) { return String(Self.unbox(value)) }
+        if value.isNull { return "null" }
+        let cls = memory.classOf(value)
+        if cls == stringClass { return string(value) }
+        return "<\(className(cls)) \(value)>"
+    }
+}
