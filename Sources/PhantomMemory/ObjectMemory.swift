@@ -39,9 +39,9 @@ import Darwin
 /// A reference to an object: its offset in the persistent space; 0 is null.
 public struct ObjectRef: Hashable, Sendable, CustomStringConvertible {
     public let raw: UInt64
-    @inline(__always) public init(raw: UInt64) { self.raw = raw }
+    @inlinable @inline(__always) public init(raw: UInt64) { self.raw = raw }
     public static let null = ObjectRef(raw: 0)
-    @inline(__always) public var isNull: Bool { raw == 0 }
+    @inlinable @inline(__always) public var isNull: Bool { raw == 0 }
     public var description: String { raw == 0 ? "null" : "@0x" + String(raw, radix: 16) }
 }
 
@@ -52,7 +52,8 @@ public struct ObjectRef: Hashable, Sendable, CustomStringConvertible {
 public final class ObjectMemory {
     /// The space the objects live in.
     public let space: PersistentSpace
-    @usableFromInline let base: UnsafeMutableRawPointer
+    /// Where the space is mapped.
+    public let base: UnsafeMutableRawPointer
 
     static let magic: UInt64 = 0x5952_4F4D_454D_4850  // "PHMEMORY"
     static let version: UInt32 = 1
@@ -63,7 +64,7 @@ public final class ObjectMemory {
     static let headerBytes = 16
     static let allocatedFlag: UInt64 = 1 << 62
     static let freeFlag: UInt64 = 1 << 63
-    static let classMask: UInt64 = (1 << 48) - 1
+    @usableFromInline static let classMask: UInt64 = (1 << 48) - 1
     enum ChunkKind: UInt32 { case small = 1, large = 2, free = 3 }
 
     // Memory header offsets.
@@ -107,17 +108,17 @@ public final class ObjectMemory {
 
     // MARK: - Raw access (the barrier is here)
 
-    @inline(__always) func load64(_ offset: UInt64) -> UInt64 {
+    @inlinable @inline(__always) func load64(_ offset: UInt64) -> UInt64 {
         base.load(fromByteOffset: Int(offset), as: UInt64.self)
     }
-    @inline(__always) func load32(_ offset: UInt64) -> UInt32 {
+    @inlinable @inline(__always) func load32(_ offset: UInt64) -> UInt32 {
         base.load(fromByteOffset: Int(offset), as: UInt32.self)
     }
-    @inline(__always) func store64(_ value: UInt64, at offset: UInt64) {
+    @inlinable @inline(__always) func store64(_ value: UInt64, at offset: UInt64) {
         space.willWrite(page: Int(offset >> 12))
         base.storeBytes(of: value, toByteOffset: Int(offset), as: UInt64.self)
     }
-    @inline(__always) func store32(_ value: UInt32, at offset: UInt64) {
+    @inlinable @inline(__always) func store32(_ value: UInt32, at offset: UInt64) {
         space.willWrite(page: Int(offset >> 12))
         base.storeBytes(of: value, toByteOffset: Int(offset), as: UInt32.self)
     }
@@ -131,7 +132,7 @@ public final class ObjectMemory {
     }
 
     /// The class reference in an object's header.
-    @inline(__always) public func classOf(_ object: ObjectRef) -> ObjectRef {
+    @inlinable @inline(__always) public func classOf(_ object: ObjectRef) -> ObjectRef {
         ObjectRef(raw: load64(object.raw) & Self.classMask)
     }
 
@@ -142,33 +143,33 @@ public final class ObjectMemory {
     }
 
     /// Size of the object in bytes, header included.
-    @inline(__always) public func size(of object: ObjectRef) -> Int { Int(load32(object.raw + 8)) }
+    @inlinable @inline(__always) public func size(of object: ObjectRef) -> Int { Int(load32(object.raw + 8)) }
 
     /// Number of reference slots of the object.
-    @inline(__always) public func referenceCount(of object: ObjectRef) -> Int { Int(load32(object.raw + 12)) }
+    @inlinable @inline(__always) public func referenceCount(of object: ObjectRef) -> Int { Int(load32(object.raw + 12)) }
 
     /// Reads reference slot `slot`.
-    @inline(__always) public func reference(_ object: ObjectRef, _ slot: Int) -> ObjectRef {
+    @inlinable @inline(__always) public func reference(_ object: ObjectRef, _ slot: Int) -> ObjectRef {
         ObjectRef(raw: load64(object.raw + 16 + UInt64(slot) * 8))
     }
 
     /// Writes reference slot `slot` (through the barrier).
-    @inline(__always) public func setReference(_ object: ObjectRef, _ slot: Int, _ value: ObjectRef) {
+    @inlinable @inline(__always) public func setReference(_ object: ObjectRef, _ slot: Int, _ value: ObjectRef) {
         store64(value.raw, at: object.raw + 16 + UInt64(slot) * 8)
     }
 
     /// Offset of the object's plain bytes (after its reference slots).
-    @inline(__always) public func dataOffset(of object: ObjectRef) -> UInt64 {
+    @inlinable @inline(__always) public func dataOffset(of object: ObjectRef) -> UInt64 {
         object.raw + 16 + UInt64(referenceCount(of: object)) * 8
     }
 
     /// Reads a 64-bit word of the object's plain bytes at byte `offset`.
-    @inline(__always) public func word(_ object: ObjectRef, at offset: Int) -> UInt64 {
+    @inlinable @inline(__always) public func word(_ object: ObjectRef, at offset: Int) -> UInt64 {
         load64(dataOffset(of: object) + UInt64(offset))
     }
 
     /// Writes a 64-bit word of the object's plain bytes (through the barrier).
-    @inline(__always) public func setWord(_ object: ObjectRef, at offset: Int, _ value: UInt64) {
+    @inlinable @inline(__always) public func setWord(_ object: ObjectRef, at offset: Int, _ value: UInt64) {
         store64(value, at: dataOffset(of: object) + UInt64(offset))
     }
 

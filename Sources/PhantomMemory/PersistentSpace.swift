@@ -42,9 +42,11 @@ public final class PersistentSpace: @unchecked Sendable {
     /// The store the snapshots go to.
     public let store: Store
 
-    private let states: UnsafeMutablePointer<UInt32>
+    @usableFromInline let states: UnsafeMutablePointer<UInt32>
     /// The current epoch (mutator side).
     public private(set) var epoch: UInt32 = 1
+    /// `epoch << 2 | 1`: the state of a page already dirty in this epoch.
+    @usableFromInline private(set) var dirtyState: UInt32 = 1 << 2 | 1
     /// Highest page touched + 1: the writer scans `0..<usedPages`.
     private let usedPagesCell: UnsafeMutablePointer<UInt32>
     /// The epoch whose snapshot is being written, or 0 (set by the mutator,
@@ -106,15 +108,18 @@ public final class PersistentSpace: @unchecked Sendable {
     // MARK: - The barrier
 
     /// Must be called before every store into page `page`.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func willWrite(page: Int) {
-        let state = phantom_atomic_load_u32(states + page)
-        if state == (epoch << 2 | 1) { return }
+        // Relaxed: the writer thread never stores the current epoch's dirty
+        // state, so a stale value only sends us to the slow path, which
+        // synchronizes properly.
+        let state = phantom_atomic_load_relaxed_u32(states + page)
+        if state == dirtyState { return }
         slowWillWrite(page: page, state: state)
     }
 
     /// Must be called before a store of `length` bytes at `offset`.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func willWrite(offset: UInt64, length: Int) {
         var page = Int(offset >> 12)
         let last = Int((offset + UInt64(max(length, 1)) - 1) >> 12)
@@ -124,8 +129,8 @@ public final class PersistentSpace: @unchecked Sendable {
         }
     }
 
-    @inline(never)
-    private func slowWillWrite(page: Int, state initial: UInt32) {
+    @usableFromInline @inline(never)
+    func slowWillWrite(page: Int, state initial: UInt32) {
         precondition(page < capacityPages, "write outside the persistent space")
         var state = initial
         while true {
@@ -169,6 +174,7 @@ public final class PersistentSpace: @unchecked Sendable {
         let ended = epoch
         phantom_atomic_store_u32(pendingEpochCell, ended)
         epoch += 1
+        dirtyState = epoch << 2 | 1
         return SnapshotTicket(epoch: ended)
     }
 

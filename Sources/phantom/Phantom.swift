@@ -6,7 +6,7 @@ struct Phantom: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "phantom",
         abstract: "Phantom: an orthogonally persistent, managed-code operating system.",
-        subcommands: [ImageCommand.self, BenchCommand.self])
+        subcommands: [ImageCommand.self, AsmCommand.self, ExecCommand.self, BenchCommand.self])
 }
 
 /// A failure to report to the user: printed as "error: <message>", exit status 1.

@@ -27,6 +27,8 @@ int phantom_crc32c_is_hardware(void);
 /// Atomic operations on 32-bit words in memory that Swift code owns
 /// (the per-page state array of the persistent space).
 static inline uint32_t phantom_atomic_load_u32(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+/// A relaxed load: a plain move on x86-64 and arm64, but a defined one.
+static inline uint32_t phantom_atomic_load_relaxed_u32(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
 static inline void phantom_atomic_store_u32(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
 /// Replaces *p with `desired` if it equals `expected`; returns 1 if it did.
 static inline bool phantom_atomic_cas_u32(uint32_t *p, uint32_t expected, uint32_t desired) {

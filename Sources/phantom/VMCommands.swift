@@ -1,0 +1,99 @@
+import ArgumentParser
+import Foundation
+import PhantomHost
+import PhantomMemory
+import PhantomStore
+import PhantomVM
+
+/// `phantom asm FILE.pa -o DIR`: assembles classes into class files.
+struct AsmCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "asm",
+        abstract: "Assemble a .pa file into class files (one NAME.pc per class).")
+    @Argument(help: "The assembler source.") var file: String
+    @Option(name: .shortAndLong, help: "Directory for the class files.") var output: String = "."
+
+    func run() throws {
+        try reportingErrors {
+            guard let data = FileManager.default.contents(atPath: file) else { throw UserError("cannot read \(file)") }
+            guard let source = String(data: data, encoding: .utf8) else { throw UserError("\(file) is not UTF-8 text") }
+            let classes: [ClassFile]
+            do throws(AssemblerErrors) {
+                classes = try Assembler.assemble(source, file: file)
+            } catch {
+                for problem in error.errors { printError(problem.description) }
+                throw UserError("\(error.errors.count) error(s) in \(file); nothing written")
+            }
+            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+            for cls in classes {
+                let path = "\(output)/\(classFileName(cls.name))"
+                guard FileManager.default.createFile(atPath: path, contents: Data(cls.encoded())) else {
+                    throw UserError("cannot write \(path)")
+                }
+                print("wrote \(path): class \(cls.name), \(cls.methods.count) methods")
+            }
+        }
+    }
+}
+
+/// `phantom exec DIR CLASS`: runs a class's `run` on a temporary image.
+struct ExecCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "exec",
+        abstract: "Run CLASS.run from the class files in DIR, in a VM on a temporary image.",
+        discussion: "Every class file in DIR is verified and installed; the program prints through its boot object.")
+    @Argument(help: "Directory of class files (.pc).") var directory: String
+    @Argument(help: "The class whose run method starts.") var className: String
+    @Option(help: "Stop after this many instructions (default: run to the end).") var budget: Int?
+
+    func run() throws {
+        try reportingErrors {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+            let files = names.filter { $0.hasSuffix(".pc") }.sorted()
+            guard !files.isEmpty else { throw UserError("no class files (.pc) in \(directory)") }
+            let work = try makeTemporaryDirectory(in: NSTemporaryDirectory())
+            defer { removeTree(work) }
+            let device = try FileBlockDevice(path: "\(work)/exec.img", mode: .create)
+            let store = try Store.create(on: device, logicalSize: 64 << 30, keep: 2)
+            let space = try PersistentSpace(store: store, capacity: 4 << 30)
+            let memory = try ObjectMemory(space: space)
+            let vm = try VirtualMachine(memory: memory) { text in
+                FileHandle.standardOutput.write(Data(text.utf8))
+            }
+            // Parents before children: install in passes until nothing is left.
+            var pending: [ClassFile] = []
+            for name in files {
+                guard let data = FileManager.default.contents(atPath: "\(directory)/\(name)") else { throw UserError("cannot read \(directory)/\(name)") }
+                do { pending.append(try ClassFile(decoding: Array(data))) } catch { throw UserError("\(directory)/\(name): \(error)") }
+            }
+            while !pending.isEmpty {
+                var progress = false
+                var next: [ClassFile] = []
+                for cls in pending {
+                    if cls.parent.isEmpty || vm.classNamed(cls.parent) != nil {
+                        try vm.install(cls)
+                        progress = true
+                    } else {
+                        next.append(cls)
+                    }
+                }
+                if !progress { throw UserError("missing parent classes: \(next.map { "\($0.name) extends \($0.parent)" }.joined(separator: ", "))") }
+                pending = next
+            }
+            let thread = try vm.startThread(className: className)
+            vm.run(budget: budget ?? .max)
+            switch vm.state(of: thread) {
+            case .finished: return
+            case .runnable: throw UserError("stopped after \(vm.instructions(of: thread)) instructions (--budget)")
+            case .failed: throw ExitCode(2)
+            }
+        }
+    }
+}
+
+/// `.ru.dz.demo.counter` -> `ru.dz.demo.counter.pc`.
+func classFileName(_ name: String) -> String {
+    var trimmed = Substring(name)
+    while trimmed.hasPrefix(".") { trimmed = trimmed.dropFirst() }
+    return trimmed.replacingOccurrences(of: "/", with: "_") + ".pc"
+}
