@@ -269,6 +269,15 @@ extension VirtualMachine {
                 }
                 let cls = classOf(receiver)
                 if let target = lookup(cls, ordinal: ordinal) {
+                    let declared = Int(memory.word(target, at: 0) & 0xFFFF_FFFF)
+                    if declared != count {
+                        osp += count
+                        push(receiver)
+                        pc -= 6
+                        let name = string(memory.reference(target, 1))
+                        if !fault("\(className(cls)).\(name) takes \(declared) arguments, called with \(count)") { running = false }
+                        continue loop
+                    }
                     if depth + 1 > UInt32(Self.maxCallDepth) {
                         if !fault("stack overflow: more than \(Self.maxCallDepth) nested calls") { running = false }
                         continue loop

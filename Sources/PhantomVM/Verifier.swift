@@ -209,13 +209,15 @@ public enum Verifier {
 
     /// Checks every method of a class; the declared stack depths must cover
     /// what the code reaches.
-    public static func verify(_ file: ClassFile) throws(VerifyError) {
+    /// `inheritedFields`: fields of the parent classes, numbered before the
+    /// class's own.
+    public static func verify(_ file: ClassFile, inheritedFields: Int = 0) throws(VerifyError) {
         var ordinals = Set<Int>()
         for method in file.methods {
             guard ordinals.insert(method.ordinal).inserted else {
                 throw VerifyError(className: file.name, method: method.name, offset: 0, reason: "ordinal \(method.ordinal) is used twice")
             }
-            let depths = try analyze(method, className: file.name, fieldCount: file.fields.count)
+            let depths = try analyze(method, className: file.name, fieldCount: inheritedFields + file.fields.count)
             guard depths.maxObjectStack <= method.maxObjectStack, depths.maxIntegerStack <= method.maxIntegerStack else {
                 throw VerifyError(className: file.name, method: method.name, offset: 0,
                                   reason: "declares stacks of \(method.maxObjectStack)/\(method.maxIntegerStack) but reaches \(depths.maxObjectStack)/\(depths.maxIntegerStack)")

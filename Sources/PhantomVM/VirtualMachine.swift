@@ -146,12 +146,12 @@ public final class VirtualMachine {
     /// name for new instances); returns the class object.
     @discardableResult
     public func install(_ file: ClassFile) throws(VMError) -> ObjectRef {
-        do { try Verifier.verify(file) } catch { throw .verify(error) }
         var parent = ObjectRef.null
         if !file.parent.isEmpty {
             guard let found = classesByName[file.parent] else { throw .unknownClass(file.parent) }
             parent = found
         }
+        do { try Verifier.verify(file, inheritedFields: totalFields(parent)) } catch { throw .verify(error) }
         let cls = try allocate(classClass, references: 3, bytes: 16)
         memory.setWord(cls, at: 0, UInt64(file.fields.count))
         memory.setWord(cls, at: 8, InternalKind.none.rawValue)

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import PhantomMemory
 @testable import PhantomVM
@@ -208,5 +209,31 @@ end
         after.vm.run()
         #expect(after.vm.state(of: restored[0]) == .finished)
         #expect(after.output == "1000000")
+    }
+}
+
+@Suite struct SchedulerTests {
+    @Test func threadsRunRoundRobinAndAllContinueAfterACrash() throws {
+        let machine = try TestMachine()
+        try machine.install(counterSource)
+        try machine.install(fibSource.replacingOccurrences(of: "iconst 20", with: "iconst 25"))
+        let first = try machine.vm.startThread(className: "counter")
+        let second = try machine.vm.startThread(className: "fib")
+        machine.vm.run(budget: 2_000_000, slice: 1000)
+        // Both made progress: slices alternate.
+        #expect(machine.vm.instructions(of: first) > 500_000)
+        #expect(machine.vm.instructions(of: second) > 500_000)
+        #expect(machine.vm.state(of: first) == .runnable && machine.vm.state(of: second) == .runnable)
+        try machine.space.takeSnapshot()
+        let progress = (machine.vm.instructions(of: first), machine.vm.instructions(of: second))
+
+        let after = try machine.restarted()
+        let threads = after.vm.threads
+        #expect(threads.count == 2)
+        #expect(after.vm.instructions(of: threads[0]) == progress.0)
+        #expect(after.vm.instructions(of: threads[1]) == progress.1)
+        after.vm.run(slice: 777)
+        #expect(threads.allSatisfy { after.vm.state(of: $0) == .finished })
+        #expect(after.output.contains("1000000") && after.output.contains("75025"))
     }
 }
