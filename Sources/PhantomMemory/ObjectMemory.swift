@@ -298,6 +298,8 @@ public final class ObjectMemory {
 
     /// The first byte never handed out: the heap's extent.
     public var heapEnd: UInt64 { load64(Self.heapEndOffset) }
+    /// Bytes allocated since the heap was created.
+    public var bytesAllocated: UInt64 { load64(Self.byteCountOffset) }
     /// Objects allocated since the heap was created.
     public var objectsAllocated: UInt64 { load64(Self.objectCountOffset) }
     /// Garbage collections run since the heap was created.

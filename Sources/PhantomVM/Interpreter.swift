@@ -75,11 +75,23 @@ extension VirtualMachine {
                 let ran = runSlice(thread, budget: min(slice, remaining))
                 remaining -= ran
                 ranAny = true
+                collectIfDue()
                 if remaining <= 0 { break }
             }
             if !ranAny { break }
         }
         return budget - remaining
+    }
+
+    /// Collects garbage at a safepoint once the heap has grown by as much as
+    /// survived the last collection (at least 64 MiB): the cost of a
+    /// collection stays proportional to the allocation that made it due.
+    func collectIfDue() {
+        let allocated = memory.bytesAllocated
+        guard allocated - bytesAtLastCollection > max(64 << 20, liveAfterLastCollection) else { return }
+        let stats = memory.collectGarbage()
+        bytesAtLastCollection = memory.bytesAllocated
+        liveAfterLastCollection = UInt64(stats.liveBytes)
     }
 
     func instantiate(_ cls: ObjectRef) throws(VMError) -> ObjectRef {

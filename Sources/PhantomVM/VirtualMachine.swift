@@ -56,6 +56,9 @@ public final class VirtualMachine {
     var objectClass = ObjectRef.null
     /// Class name -> class object (rebuilt at boot).
     var classesByName: [String: ObjectRef] = [:]
+    /// Garbage collection pacing (transient: a restart starts afresh).
+    var bytesAtLastCollection: UInt64 = 0
+    var liveAfterLastCollection: UInt64 = 0
 
     static let worldSlots = 12
 
@@ -63,6 +66,7 @@ public final class VirtualMachine {
     public init(memory: ObjectMemory, console: @escaping (String) -> Void = { print($0, terminator: "") }) throws(VMError) {
         self.memory = memory
         self.console = console
+        bytesAtLastCollection = memory.bytesAllocated
         if memory.root.isNull {
             try createWorld()
         } else {
