@@ -1,0 +1,44 @@
+import Foundation
+import Testing
+
+/// `phantom asm` and `phantom exec` through the real binary.
+@Suite struct VMCommandTests {
+    static let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("examples").path
+
+    @Test func helloExampleAssemblesAndRuns() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let assembled = try phantom("asm", "\(Self.examples)/hello.pa", "-o", dir.file("classes"))
+        #expect(assembled.exitedWith0, "\(assembled)")
+        let run = try phantom("exec", dir.file("classes"), "hello")
+        #expect(run.exitedWith0, "\(run)")
+        #expect(run.stdout == "hello, world\n")
+    }
+
+    @Test func assemblerErrorsPointAtTheLineAndWriteNothing() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let source = dir.file("bad.pa")
+        try "class bad\nmethod run 1\n    iconst 1\n    frobnicate\n    jmp nowhere\nend\n".write(toFile: source, atomically: true, encoding: .utf8)
+        let result = try phantom("asm", source, "-o", dir.file("classes"))
+        #expect(result.exited(1), "\(result)")
+        #expect(result.stderr.contains("bad.pa:4:5: error: unknown instruction 'frobnicate'"), "\(result)")
+        #expect(!FileManager.default.fileExists(atPath: dir.file("classes")))
+    }
+
+    @Test func badClassFilesAndUnknownClassesGiveClearErrors() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try FileManager.default.createDirectory(atPath: dir.file("classes"), withIntermediateDirectories: true)
+        try Data([1, 2, 3, 4, 5]).write(to: URL(fileURLWithPath: dir.file("classes/junk.pc")))
+        let junk = try phantom("exec", dir.file("classes"), "junk")
+        #expect(junk.exited(1) && junk.stderr.contains("not a Phantom class file"), "\(junk)")
+        try FileManager.default.removeItem(atPath: dir.file("classes/junk.pc"))
+        _ = try phantom("asm", "\(Self.examples)/hello.pa", "-o", dir.file("classes"))
+        let missing = try phantom("exec", dir.file("classes"), "nosuch")
+        #expect(missing.exited(1) && missing.stderr.contains("no class named nosuch"), "\(missing)")
+        let empty = try phantom("exec", dir.file("nothing"), "hello")
+        #expect(empty.exited(1) && empty.stderr.contains("no class files"), "\(empty)")
+    }
+}
