@@ -22,7 +22,15 @@ import Darwin
 
 /// How a thread stands.
 public enum ThreadState: UInt64, Sendable {
-    case runnable = 0, finished = 1, failed = 2
+    /// Ready to run.
+    case runnable = 0
+    /// Returned from its first method.
+    case finished = 1
+    /// Ended by an uncaught exception.
+    case failed = 2
+    /// Waiting for a mutex (thread slot 2); it re-executes its lock
+    /// instruction when the mutex is free, so the wait survives a restart.
+    case blocked = 3
 }
 
 extension VirtualMachine {
@@ -36,12 +44,20 @@ extension VirtualMachine {
     @discardableResult
     public func startThread(className: String, method name: String = "run") throws(VMError) -> ObjectRef {
         guard let cls = classesByName[className] else { throw .unknownClass(className) }
-        guard let code = method(named: name, in: cls) else { throw .unknownMethod(className: className, method: name) }
-        let instance = try instantiate(cls)
+        guard method(named: name, in: cls) != nil else { throw .unknownMethod(className: className, method: name) }
+        return try startThread(on: try instantiate(cls), method: name, arguments: [bootObject])
+    }
+
+    /// Starts a thread running `method` of an existing object (threads may
+    /// share objects). Extra arguments are dropped, missing ones are null.
+    @discardableResult
+    public func startThread(on receiver: ObjectRef, method name: String, arguments values: [ObjectRef] = []) throws(VMError) -> ObjectRef {
+        let cls = classOf(receiver)
+        guard let code = method(named: name, in: cls) else { throw .unknownMethod(className: className(cls), method: name) }
         let arguments = Int(memory.word(code, at: 0) & 0xFFFF_FFFF)
-        let frame = try makeFrame(code: code, this: instance, previous: .null, depth: 0)
+        let frame = try makeFrame(code: code, this: receiver, previous: .null, depth: 0)
         if arguments >= 1 {
-            memory.setReference(frame, Self.frameFixedRefs, bootObject)
+            for (index, value) in values.prefix(arguments).enumerated() { memory.setReference(frame, Self.frameFixedRefs + index, value) }
             setFrameRegisters(frame, pc: 0, osp: UInt32(arguments), isp: 0)
         }
         let thread = try allocate(threadClass, references: 3, bytes: 16)
@@ -71,7 +87,14 @@ extension VirtualMachine {
         var remaining = budget
         while remaining > 0 {
             var ranAny = false
-            for thread in threads where state(of: thread) == .runnable {
+            for thread in threads {
+                if state(of: thread) == .blocked {
+                    let mutex = memory.reference(thread, 2)
+                    guard mutex.isNull || memory.reference(mutex, 0).isNull else { continue }
+                    memory.setWord(thread, at: 0, ThreadState.runnable.rawValue)
+                    memory.setReference(thread, 2, .null)
+                }
+                guard state(of: thread) == .runnable else { continue }
                 let ran = runSlice(thread, budget: min(slice, remaining))
                 remaining -= ran
                 ranAny = true
@@ -99,6 +122,7 @@ extension VirtualMachine {
         case .string: return try newString("")
         case .array: return try newArray(capacity: 4)
         case .int: return Self.box(0)
+        case .mutex: return try allocate(mutexClass, references: 1, bytes: 0)
         default: return try allocate(cls, references: totalFields(cls), bytes: 0)
         }
     }
@@ -451,6 +475,38 @@ extension VirtualMachine {
             case 0x58: let a = pop(), b = pop(); ipush(a == b ? 1 : 0)
             case 0x59: let a = pop(), b = pop(); ipush(a != b ? 1 : 0)
             case 0x5A: ipush(pop().isNull ? 1 : 0)
+            case 0x62:  // general_lock
+                let mutex = pop()
+                guard !mutex.isNull, !Self.isInt(mutex), classOf(mutex) == mutexClass else {
+                    push(mutex); pc -= 1
+                    if !fault("general_lock: \(describe(mutex)) is not a mutex") { running = false }
+                    continue loop
+                }
+                let owner = memory.reference(mutex, 0)
+                if owner.isNull {
+                    memory.setReference(mutex, 0, thread)
+                } else if owner == thread {
+                    push(mutex); pc -= 1
+                    if !fault("general_lock: this thread already holds the mutex") { running = false }
+                    continue loop
+                } else {
+                    // Block; the lock instruction runs again when the mutex is free.
+                    push(mutex)
+                    pc -= 1
+                    save()
+                    memory.setWord(thread, at: 0, ThreadState.blocked.rawValue)
+                    memory.setReference(thread, 2, mutex)
+                    running = false
+                    executed -= 1
+                }
+            case 0x63:  // general_unlock
+                let mutex = pop()
+                guard !mutex.isNull, !Self.isInt(mutex), classOf(mutex) == mutexClass, memory.reference(mutex, 0) == thread else {
+                    push(mutex); pc -= 1
+                    if !fault("general_unlock: \(describe(mutex)) is not a mutex this thread holds") { running = false }
+                    continue loop
+                }
+                memory.setReference(mutex, 0, .null)
             case 0x70: let value = ipop(); ipush(value << (ipop() & 31))  // ishl: value on top, count below
             case 0x71: let value = ipop(); ipush(value >> (ipop() & 31))
             case 0x72: let value = UInt32(bitPattern: ipop()); ipush(Int32(bitPattern: value >> UInt32(ipop() & 31)))

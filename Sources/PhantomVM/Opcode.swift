@@ -87,6 +87,8 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
     case osEq = 0x58
     case osNeq = 0x59
     case osIsNull = 0x5A
+    case generalLock = 0x62
+    case generalUnlock = 0x63
     case ishl = 0x70
     case ishr = 0x71
     case ushr = 0x72
@@ -156,6 +158,8 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
         case .osEq: "os_eq"
         case .osNeq: "os_neq"
         case .osIsNull: "os_isnull"
+        case .generalLock: "general_lock"
+        case .generalUnlock: "general_unlock"
         case .ishl: "ishl"
         case .ishr: "ishr"
         case .ushr: "ushr"

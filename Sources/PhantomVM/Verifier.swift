@@ -198,6 +198,7 @@ public enum Verifier {
             case .inot, .logNot: try pop(0, 1); push(0, 1)
             case .osEq, .osNeq: try pop(2, 0); push(0, 1)
             case .osIsNull: try pop(1, 0); push(0, 1)
+            case .generalLock, .generalUnlock: try pop(1, 0)
             }
             if fallsThrough {
                 guard instruction.next < code.count else { throw fail(at, "execution runs off the end of the code") }

@@ -9,6 +9,7 @@
 //  3 int class                            9 call frame class
 //  4 string class                        10 boot class
 //  5 class class                         11 object class
+//                                        12 mutex class
 // ```
 // docs/vm-objects.md draws every VM object.
 
@@ -16,7 +17,7 @@ import PhantomMemory
 
 /// Kinds of internal classes: their methods are implemented in Swift.
 public enum InternalKind: UInt64, Sendable {
-    case none = 0, object, int, string, `class`, code, array, thread, frame, boot
+    case none = 0, object, int, string, `class`, code, array, thread, frame, boot, mutex
 }
 
 /// Errors of the VM's host-side API (guest errors become guest exceptions).
@@ -54,13 +55,14 @@ public final class VirtualMachine {
     var frameClass = ObjectRef.null
     var bootClass = ObjectRef.null
     var objectClass = ObjectRef.null
+    var mutexClass = ObjectRef.null
     /// Class name -> class object (rebuilt at boot).
     var classesByName: [String: ObjectRef] = [:]
     /// Garbage collection pacing (transient: a restart starts afresh).
     var bytesAtLastCollection: UInt64 = 0
     var liveAfterLastCollection: UInt64 = 0
 
-    static let worldSlots = 12
+    static let worldSlots = 13
 
     /// Opens the VM of an object memory, creating the world on a new image.
     public init(memory: ObjectMemory, console: @escaping (String) -> Void = { print($0, terminator: "") }) throws(VMError) {
@@ -85,6 +87,7 @@ public final class VirtualMachine {
             (3, ".internal.int", .int), (4, ".internal.string", .string), (5, ".internal.class", .class),
             (6, ".internal.code", .code), (7, ".internal.array", .array), (8, ".internal.thread", .thread),
             (9, ".internal.call_frame", .frame), (10, ".internal.boot", .boot), (11, ".internal.object", .object),
+            (12, ".internal.mutex", .mutex),
         ]
         // Class objects first (their class, the class class, does not exist
         // yet), then their headers and names.
@@ -126,6 +129,7 @@ public final class VirtualMachine {
         frameClass = memory.reference(world, 9)
         bootClass = memory.reference(world, 10)
         objectClass = memory.reference(world, 11)
+        mutexClass = memory.reference(world, 12)
     }
 
     /// The boot object passed to programs' `run`.

@@ -86,6 +86,7 @@ struct ExecCommand: ParsableCommand {
             case .finished: return
             case .runnable: throw UserError("stopped after \(vm.instructions(of: thread)) instructions (--budget)")
             case .failed: throw ExitCode(2)
+            case .blocked: throw UserError("deadlock: the thread waits for a mutex no running thread will release")
             }
         }
     }
