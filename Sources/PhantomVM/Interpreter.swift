@@ -155,367 +155,467 @@ extension VirtualMachine {
 
     // MARK: - The loop
 
-    /// Runs one thread for at most `budget` instructions; returns how many ran.
-    func runSlice(_ thread: ObjectRef, budget: Int) -> Int {
-        let base = memory.space.base
-        let space = memory.space
-        var frame = memory.reference(thread, 0)
-        var executed = 0
-
-        // Registers of the current frame.
+    /// The current frame's registers, held in locals while a slice runs (a
+    /// struct passed `inout`, so that they can stay in machine registers;
+    /// closures capturing them would pin them to memory).
+    struct Registers {
+        var frame = ObjectRef.null
         var code = ObjectRef.null
+        var this = ObjectRef.null
         var codeBytes = UnsafePointer<UInt8>(bitPattern: 1)!
-        var registers = UnsafeMutableRawPointer(bitPattern: 8)!
         var objects = UnsafeMutablePointer<UInt64>(bitPattern: 8)!
         var integers = UnsafeMutablePointer<Int64>(bitPattern: 8)!
-        var pc = 0, osp = 0, isp = 0
-        var this = ObjectRef.null
+        var data = UnsafeMutableRawPointer(bitPattern: 8)!
+        var pc = 0
+        var osp = 0
+        var isp = 0
         var depth: UInt32 = 0
+    }
 
-        func enter(_ target: ObjectRef) {
-            frame = target
-            let refs = Int(memory.referenceCount(of: frame))
-            space.willWrite(offset: frame.raw, length: memory.size(of: frame))
-            code = memory.reference(frame, 1)
-            this = memory.reference(frame, 2)
-            codeBytes = UnsafePointer(base.assumingMemoryBound(to: UInt8.self)) + Int(memory.dataOffset(of: code)) + 24
-            objects = (base + Int(frame.raw) + 16 + 8 * Self.frameFixedRefs).assumingMemoryBound(to: UInt64.self)
-            let data = base + Int(frame.raw) + 16 + 8 * refs
-            registers = data
-            let first = data.load(as: UInt64.self)
-            let second = data.load(fromByteOffset: 8, as: UInt64.self)
-            pc = Int(first & 0xFFFF_FFFF)
-            osp = Int(first >> 32)
-            isp = Int(second & 0xFFFF_FFFF)
-            depth = UInt32(second >> 32)
-            integers = (data + 16).assumingMemoryBound(to: Int64.self)
-        }
-        func save() {
-            registers.storeBytes(of: UInt64(pc) | UInt64(osp) << 32, as: UInt64.self)
-            registers.storeBytes(of: UInt64(depth) << 32 | UInt64(isp), toByteOffset: 8, as: UInt64.self)
-        }
-        @inline(__always) func u32(_ at: Int) -> Int {
-            Int(Int32(bitPattern: UInt32(codeBytes[at]) << 24 | UInt32(codeBytes[at + 1]) << 16 | UInt32(codeBytes[at + 2]) << 8 | UInt32(codeBytes[at + 3])))
-        }
-        @inline(__always) func push(_ value: ObjectRef) { objects[osp] = value.raw; osp += 1 }
-        @inline(__always) func pop() -> ObjectRef { osp -= 1; return ObjectRef(raw: objects[osp]) }
-        @inline(__always) func ipush(_ value: Int32) { integers[isp] = Int64(value); isp += 1 }
-        @inline(__always) func ipop() -> Int32 { isp -= 1; return Int32(truncatingIfNeeded: integers[isp]) }
+    /// Makes `frame` current: loads its registers and marks its pages dirty
+    /// for this epoch (plain stores into it are then safe until the next
+    /// safepoint).
+    @inline(__always)
+    func enter(_ frame: ObjectRef, _ r: inout Registers) {
+        let base = memory.base
+        r.frame = frame
+        let refs = memory.referenceCount(of: frame)
+        memory.space.willWrite(offset: frame.raw, length: memory.size(of: frame))
+        r.code = memory.reference(frame, 1)
+        r.this = memory.reference(frame, 2)
+        r.codeBytes = UnsafePointer(base.assumingMemoryBound(to: UInt8.self)) + Int(memory.dataOffset(of: r.code)) + 24
+        r.objects = (base + Int(frame.raw) + 16 + 8 * Self.frameFixedRefs).assumingMemoryBound(to: UInt64.self)
+        r.data = base + Int(frame.raw) + 16 + 8 * refs
+        let first = r.data.load(as: UInt64.self)
+        let second = r.data.load(fromByteOffset: 8, as: UInt64.self)
+        r.pc = Int(first & 0xFFFF_FFFF)
+        r.osp = Int(first >> 32)
+        r.isp = Int(second & 0xFFFF_FFFF)
+        r.depth = UInt32(second >> 32)
+        r.integers = (r.data + 16).assumingMemoryBound(to: Int64.self)
+    }
 
-        enter(frame)
-        // Guest exceptions: unwind to a catcher or end the thread.
-        func raise(_ exception: ObjectRef) -> Bool {
-            while true {
-                let catchers = memory.reference(frame, 3)
-                if !catchers.isNull {
-                    var count = arrayCount(catchers)
-                    while count > 0 {
-                        count -= 1
-                        let catcher = arrayGet(catchers, count)
-                        memory.setWord(catchers, at: 0, UInt64(count))
-                        let wanted = memory.reference(catcher, 0)
-                        if wanted.isNull || isInstance(exception, of: wanted) {
-                            let registers = memory.word(catcher, at: 0)
-                            pc = Int(registers & 0xFFFF_FFFF)
-                            osp = Int(registers >> 32)
-                            isp = Int(memory.word(catcher, at: 8))
-                            push(exception)
-                            return true
-                        }
+    /// Writes the registers back into the current frame.
+    @inline(__always) func save(_ r: Registers) {
+        r.data.storeBytes(of: UInt64(r.pc) | UInt64(r.osp) << 32, as: UInt64.self)
+        r.data.storeBytes(of: UInt64(r.depth) << 32 | UInt64(r.isp), toByteOffset: 8, as: UInt64.self)
+    }
+
+    /// Unwinds to the innermost catcher that takes `exception`, or ends the
+    /// thread; returns false if the thread ended.
+    @inline(never)
+    func raise(_ exception: ObjectRef, thread: ObjectRef, _ r: inout Registers) -> Bool {
+        while true {
+            let catchers = memory.reference(r.frame, 3)
+            if !catchers.isNull {
+                var count = arrayCount(catchers)
+                while count > 0 {
+                    count -= 1
+                    let catcher = arrayGet(catchers, count)
+                    memory.setWord(catchers, at: 0, UInt64(count))
+                    let wanted = memory.reference(catcher, 0)
+                    if wanted.isNull || isInstance(exception, of: wanted) {
+                        let registers = memory.word(catcher, at: 0)
+                        r.pc = Int(registers & 0xFFFF_FFFF)
+                        r.osp = Int(registers >> 32)
+                        r.isp = Int(memory.word(catcher, at: 8))
+                        r.objects[r.osp] = exception.raw
+                        r.osp += 1
+                        return true
                     }
                 }
-                let previous = memory.reference(frame, 0)
-                if previous.isNull {
-                    memory.setReference(thread, 1, exception)
-                    memory.setWord(thread, at: 0, ThreadState.failed.rawValue)
-                    console("thread failed with an uncaught exception: \(describe(exception))\n")
-                    return false
-                }
-                let finished = frame
-                enter(previous)
-                memory.setReference(thread, 0, frame)
-                memory.free(finished)
             }
-        }
-        /// A guest error raised by the VM itself: a string with a stack trace.
-        func fault(_ message: String) -> Bool {
-            save()
-            var text = message
-            var current = frame
-            var at = pc
-            while !current.isNull {
-                let currentCode = memory.reference(current, 1)
-                let owner = className(memory.reference(currentCode, 0))
-                let method = string(memory.reference(currentCode, 1))
-                let line = lineNumber(code: currentCode, pc: at).map { " line \($0)" } ?? ""
-                text += "\n    at \(owner).\(method) (pc \(at)\(line))"
-                current = memory.reference(current, 0)
-                // A caller's saved pc is past its call instruction.
-                if !current.isNull { at = max(0, Int(memory.word(current, at: 0) & 0xFFFF_FFFF) - 6) }
-            }
-            guard let exception = try? newString(text) else {
+            let previous = memory.reference(r.frame, 0)
+            if previous.isNull {
+                memory.setReference(thread, 1, exception)
                 memory.setWord(thread, at: 0, ThreadState.failed.rawValue)
-                console("thread failed: \(message) (and out of memory for the exception)\n")
+                console("thread failed with an uncaught exception: \(describe(exception))\n")
                 return false
             }
-            return raise(exception)
+            let finished = r.frame
+            enter(previous, &r)
+            memory.setReference(thread, 0, r.frame)
+            memory.free(finished)
+        }
+    }
+
+    /// A guest error raised by the VM itself: a string with a stack trace,
+    /// thrown like any exception. `r.pc` points at the failing instruction.
+    @inline(never)
+    func fault(_ message: String, thread: ObjectRef, _ r: inout Registers) -> Bool {
+        save(r)
+        var text = message
+        var current = r.frame
+        var at = r.pc
+        while !current.isNull {
+            let currentCode = memory.reference(current, 1)
+            let owner = className(memory.reference(currentCode, 0))
+            let method = string(memory.reference(currentCode, 1))
+            let line = lineNumber(code: currentCode, pc: at).map { " line \($0)" } ?? ""
+            text += "\n    at \(owner).\(method) (pc \(at)\(line))"
+            current = memory.reference(current, 0)
+            // A caller's saved pc is past its call instruction.
+            if !current.isNull { at = max(0, Int(memory.word(current, at: 0) & 0xFFFF_FFFF) - 6) }
+        }
+        guard let exception = try? newString(text) else {
+            memory.setWord(thread, at: 0, ThreadState.failed.rawValue)
+            console("thread failed: \(message) (and out of memory for the exception)\n")
+            return false
+        }
+        return raise(exception, thread: thread, &r)
+    }
+
+    /// Calls `ordinal` on the receiver on top of the stack with `count`
+    /// arguments below it. Returns false if the thread ended.
+    @inline(__always)
+    func call(ordinal: Int, count: Int, thread: ObjectRef, _ r: inout Registers) -> Bool {
+        let base = memory.base
+        let receiver = ObjectRef(raw: r.objects[r.osp - 1])
+        if receiver.isNull {
+            r.pc -= 6
+            return fault("null reference: method \(ordinal) called on null", thread: thread, &r)
+        }
+        let cls = classOf(receiver)
+        guard let target = lookup(cls, ordinal: ordinal) else {
+            var arguments: [ObjectRef] = []
+            for index in 0..<count { arguments.append(ObjectRef(raw: r.objects[r.osp - 1 - count + index])) }
+            r.osp -= count + 1
+            save(r)
+            switch callInternal(receiver, cls: cls, ordinal: ordinal, arguments: arguments) {
+            case let .success(value):
+                r.objects[r.osp] = value.raw
+                r.osp += 1
+                return true
+            case let .failure(problem):
+                r.osp += count + 1
+                r.pc -= 6
+                return fault(problem.message, thread: thread, &r)
+            }
+        }
+        let declared = Int(memory.word(target, at: 0) & 0xFFFF_FFFF)
+        if declared != count {
+            r.pc -= 6
+            return fault("\(className(cls)).\(string(memory.reference(target, 1))) takes \(declared) arguments, called with \(count)", thread: thread, &r)
+        }
+        if r.depth + 1 > UInt32(Self.maxCallDepth) {
+            r.pc -= 6
+            return fault("stack overflow: more than \(Self.maxCallDepth) nested calls", thread: thread, &r)
+        }
+        r.osp -= count + 1
+        save(r)
+        // The callee's frame: allocated zeroed, its pages marked dirty once,
+        // then filled with plain stores.
+        let maxObjects = Int(memory.word(target, at: 0) >> 32)
+        let maxIntegers = Int(memory.word(target, at: 8) & 0xFFFF_FFFF)
+        guard let callee = try? memory.allocate(class: frameClass, references: Self.frameFixedRefs + maxObjects, bytes: 16 + 8 * maxIntegers) else {
+            r.osp += count + 1
+            r.pc -= 6
+            return fault("out of memory making a call frame", thread: thread, &r)
+        }
+        let start = base + Int(callee.raw)
+        memory.space.willWrite(offset: callee.raw, length: memory.size(of: callee))
+        let refs = start + 16
+        refs.storeBytes(of: r.frame.raw, as: UInt64.self)
+        refs.storeBytes(of: target.raw, toByteOffset: 8, as: UInt64.self)
+        refs.storeBytes(of: receiver.raw, toByteOffset: 16, as: UInt64.self)
+        // Arguments move to the callee's object stack.
+        (refs + 8 * Self.frameFixedRefs).assumingMemoryBound(to: UInt64.self).update(from: r.objects + r.osp, count: count)
+        let data = refs + 8 * (Self.frameFixedRefs + maxObjects)
+        data.storeBytes(of: UInt64(count) << 32, as: UInt64.self)
+        data.storeBytes(of: UInt64(r.depth + 1) << 32, toByteOffset: 8, as: UInt64.self)
+        // The thread's frame reference is written at the slice's end (a safepoint).
+        enter(callee, &r)
+        return true
+    }
+
+    /// Returns from the current frame with `value`. Returns false if that
+    /// ended the thread.
+    @inline(__always)
+    func returnFromFrame(_ value: ObjectRef, thread: ObjectRef, _ r: inout Registers) -> Bool {
+        let previous = memory.reference(r.frame, 0)
+        if previous.isNull {
+            save(r)
+            memory.setReference(thread, 1, value)
+            memory.setWord(thread, at: 0, ThreadState.finished.rawValue)
+            return false
+        }
+        let finished = r.frame
+        enter(previous, &r)
+        memory.free(finished)
+        r.objects[r.osp] = value.raw
+        r.osp += 1
+        return true
+    }
+
+    /// Runs one thread for at most `budget` instructions; returns how many ran.
+    func runSlice(_ thread: ObjectRef, budget: Int) -> Int {
+        var r = Registers()
+        enter(memory.reference(thread, 0), &r)
+        var executed = 0
+        var running = true
+
+        @inline(__always) func u32(_ code: UnsafePointer<UInt8>, _ at: Int) -> Int {
+            Int(Int32(bitPattern: UInt32(code[at]) << 24 | UInt32(code[at + 1]) << 16 | UInt32(code[at + 2]) << 8 | UInt32(code[at + 3])))
         }
 
-        var running = true
-        loop: while running && executed < budget {
+        loop: while executed < budget {
             executed += 1
-            let opcode = codeBytes[pc]
-            pc += 1
+            let opcode = r.codeBytes[r.pc]
+            r.pc += 1
             switch opcode {
             case 0x00: break  // nop
             case 0x04:  // djnz
-                integers[isp - 1] = Int64(Int32(truncatingIfNeeded: integers[isp - 1]) &- 1)
-                if integers[isp - 1] != 0 { pc = u32(pc) } else { pc += 4 }
+                let value = Int64(Int32(truncatingIfNeeded: r.integers[r.isp - 1]) &- 1)
+                r.integers[r.isp - 1] = value
+                r.pc = value != 0 ? u32(r.codeBytes, r.pc) : r.pc + 4
             case 0x05:  // jz
-                let value = ipop()
-                if value == 0 { pc = u32(pc) } else { pc += 4 }
-            case 0x06: pc = u32(pc)  // jmp
+                r.isp -= 1
+                r.pc = r.integers[r.isp] == 0 ? u32(r.codeBytes, r.pc) : r.pc + 4
+            case 0x06: r.pc = u32(r.codeBytes, r.pc)  // jmp
             case 0x08:  // ret
-                let value = osp > 0 ? pop() : .null
-                let previous = memory.reference(frame, 0)
-                if previous.isNull {
-                    save()
-                    memory.setReference(thread, 1, value)
-                    memory.setWord(thread, at: 0, ThreadState.finished.rawValue)
-                    running = false
-                    break
-                }
-                let finished = frame
-                enter(previous)
-                memory.setReference(thread, 0, frame)
-                memory.free(finished)
-                push(value)
+                var value = ObjectRef.null
+                if r.osp > 0 { r.osp -= 1; value = ObjectRef(raw: r.objects[r.osp]) }
+                if !returnFromFrame(value, thread: thread, &r) { running = false; break loop }
             case 0x0D:  // call ordinal(u8) arguments(i32)
-                let ordinal = Int(codeBytes[pc])
-                let count = u32(pc + 1)
-                pc += 5
-                let receiver = pop()
-                osp -= count
-                if receiver.isNull {
-                    osp += count
-                    push(receiver)
-                    pc -= 6
-                    if !fault("null reference: method \(ordinal) called on null") { running = false }
-                    continue loop
-                }
-                let cls = classOf(receiver)
-                if let target = lookup(cls, ordinal: ordinal) {
-                    let declared = Int(memory.word(target, at: 0) & 0xFFFF_FFFF)
-                    if declared != count {
-                        osp += count
-                        push(receiver)
-                        pc -= 6
-                        let name = string(memory.reference(target, 1))
-                        if !fault("\(className(cls)).\(name) takes \(declared) arguments, called with \(count)") { running = false }
-                        continue loop
-                    }
-                    if depth + 1 > UInt32(Self.maxCallDepth) {
-                        if !fault("stack overflow: more than \(Self.maxCallDepth) nested calls") { running = false }
-                        continue loop
-                    }
-                    save()
-                    guard let callee = try? makeFrame(code: target, this: receiver, previous: frame, depth: depth + 1) else {
-                        if !fault("out of memory making a call frame") { running = false }
-                        continue loop
-                    }
-                    // Arguments move to the callee's object stack.
-                    let arguments = UnsafeMutablePointer(objects + osp)
-                    let calleeObjects = (base + Int(callee.raw) + 16 + 8 * Self.frameFixedRefs).assumingMemoryBound(to: UInt64.self)
-                    space.willWrite(offset: callee.raw, length: memory.size(of: callee))
-                    calleeObjects.update(from: arguments, count: count)
-                    setFrameRegisters(callee, pc: 0, osp: UInt32(count), isp: 0)
-                    memory.setReference(thread, 0, callee)
-                    enter(callee)
-                } else {
-                    var arguments: [ObjectRef] = []
-                    for index in 0..<count { arguments.append(ObjectRef(raw: objects[osp + index])) }
-                    save()
-                    switch callInternal(receiver, cls: cls, ordinal: ordinal, arguments: arguments) {
-                    case let .success(value): push(value)
-                    case let .failure(problem):
-                        if !fault(problem.message) { running = false }
-                    }
-                }
-            case 0x10: integers[isp] = integers[isp - 1]; isp += 1  // is_dup
-            case 0x11: isp -= 1  // is_drop
-            case 0x12: objects[osp] = objects[osp - 1]; osp += 1  // os_dup
-            case 0x13: osp -= 1  // os_drop
-            case 0x14: push(memory.reference(this, Int(codeBytes[pc]))); pc += 1  // os_load
-            case 0x15: memory.setReference(this, Int(codeBytes[pc]), pop()); pc += 1  // os_save
+                let ordinal = Int(r.codeBytes[r.pc])
+                let count = u32(r.codeBytes, r.pc + 1)
+                r.pc += 5
+                if !call(ordinal: ordinal, count: count, thread: thread, &r) { running = false; break loop }
+            case 0x10: r.integers[r.isp] = r.integers[r.isp - 1]; r.isp += 1  // is_dup
+            case 0x11: r.isp -= 1  // is_drop
+            case 0x12: r.objects[r.osp] = r.objects[r.osp - 1]; r.osp += 1  // os_dup
+            case 0x13: r.osp -= 1  // os_drop
+            case 0x14:  // os_load
+                r.objects[r.osp] = memory.reference(r.this, Int(r.codeBytes[r.pc])).raw
+                r.osp += 1
+                r.pc += 1
+            case 0x15:  // os_save
+                r.osp -= 1
+                memory.setReference(r.this, Int(r.codeBytes[r.pc]), ObjectRef(raw: r.objects[r.osp]))
+                r.pc += 1
             case 0x18:  // new
-                let cls = pop()
+                let cls = ObjectRef(raw: r.objects[r.osp - 1])
                 guard classOf(cls) == classClass else {
-                    if !fault("new: the operand is not a class") { running = false }
+                    r.pc -= 1
+                    if !fault("new: the operand is not a class", thread: thread, &r) { running = false; break loop }
                     continue loop
                 }
-                save()
+                save(r)
                 guard let object = try? instantiate(cls) else {
-                    if !fault("out of memory") { running = false }
+                    r.pc -= 1
+                    if !fault("out of memory", thread: thread, &r) { running = false; break loop }
                     continue loop
                 }
-                push(object)
-            case 0x1E: push(ObjectRef(raw: objects[u32(pc)])); pc += 4  // os_get
-            case 0x1F: objects[u32(pc)] = pop().raw; pc += 4  // os_set
-            case 0x20: ipush(0)
-            case 0x21: ipush(1)
-            case 0x22: ipush(Int32(Int8(bitPattern: codeBytes[pc]))); pc += 1
-            case 0x23: ipush(Int32(truncatingIfNeeded: u32(pc))); pc += 4
+                r.objects[r.osp - 1] = object.raw
+            case 0x1E:  // os_get
+                r.objects[r.osp] = r.objects[u32(r.codeBytes, r.pc)]
+                r.osp += 1
+                r.pc += 4
+            case 0x1F:  // os_set
+                r.osp -= 1
+                r.objects[u32(r.codeBytes, r.pc)] = r.objects[r.osp]
+                r.pc += 4
+            case 0x20: r.integers[r.isp] = 0; r.isp += 1
+            case 0x21: r.integers[r.isp] = 1; r.isp += 1
+            case 0x22: r.integers[r.isp] = Int64(Int8(bitPattern: r.codeBytes[r.pc])); r.isp += 1; r.pc += 1
+            case 0x23: r.integers[r.isp] = Int64(u32(r.codeBytes, r.pc)); r.isp += 1; r.pc += 4
             case 0x24, 0x3F:  // sconst, summon_by_name
-                let length = u32(pc)
-                let bytes = Array(UnsafeBufferPointer(start: codeBytes + pc + 4, count: length))
-                pc += 4 + length
+                let length = u32(r.codeBytes, r.pc)
+                let bytes = Array(UnsafeBufferPointer(start: r.codeBytes + r.pc + 4, count: length))
                 if opcode == 0x24 {
-                    save()
+                    save(r)
                     guard let text = try? newString(bytes: bytes) else {
-                        if !fault("out of memory") { running = false }
+                        r.pc -= 1
+                        if !fault("out of memory", thread: thread, &r) { running = false; break loop }
                         continue loop
                     }
-                    push(text)
+                    r.objects[r.osp] = text.raw
                 } else {
                     let name = String(decoding: bytes, as: UTF8.self)
                     guard let cls = classesByName[name] else {
-                        if !fault("no class named \(name)") { running = false }
+                        r.pc -= 1
+                        if !fault("no class named \(name)", thread: thread, &r) { running = false; break loop }
                         continue loop
                     }
-                    push(cls)
+                    r.objects[r.osp] = cls.raw
                 }
-            case 0x25:  // iconst_64: the low 32 bits (int is 32-bit)
-                let high = u32(pc), low = u32(pc + 4)
-                _ = high
-                ipush(Int32(truncatingIfNeeded: low))
-                pc += 8
-            case 0x26: ipush(Int32(truncatingIfNeeded: integers[u32(pc)])); pc += 4  // is_get
-            case 0x27: integers[u32(pc)] = Int64(ipop()); pc += 4  // is_set
+                r.osp += 1
+                r.pc += 4 + length
+            case 0x25:  // iconst_64: int is 32-bit, the low word counts
+                r.integers[r.isp] = Int64(Int32(truncatingIfNeeded: u32(r.codeBytes, r.pc + 4)))
+                r.isp += 1
+                r.pc += 8
+            case 0x26:  // is_get
+                r.integers[r.isp] = r.integers[u32(r.codeBytes, r.pc)]
+                r.isp += 1
+                r.pc += 4
+            case 0x27:  // is_set
+                r.isp -= 1
+                r.integers[u32(r.codeBytes, r.pc)] = r.integers[r.isp]
+                r.pc += 4
             case 0x28:  // const_pool
-                let constants = memory.reference(code, 2)
-                push(arrayGet(constants, u32(pc)))
-                pc += 4
+                r.objects[r.osp] = arrayGet(memory.reference(r.code, 2), u32(r.codeBytes, r.pc)).raw
+                r.osp += 1
+                r.pc += 4
             case 0x29:  // stack_reserve objects integers
-                let objectSlots = Int(codeBytes[pc]), integerSlots = Int(codeBytes[pc + 1])
-                pc += 2
-                for _ in 0..<objectSlots { push(.null) }
-                for _ in 0..<integerSlots { ipush(0) }
+                let objectSlots = Int(r.codeBytes[r.pc]), integerSlots = Int(r.codeBytes[r.pc + 1])
+                r.pc += 2
+                for _ in 0..<objectSlots { r.objects[r.osp] = 0; r.osp += 1 }
+                for _ in 0..<integerSlots { r.integers[r.isp] = 0; r.isp += 1 }
             case 0x2D:  // push_catcher
-                let handler = u32(pc)
-                pc += 4
-                let wanted = pop()
-                save()
+                let handler = u32(r.codeBytes, r.pc)
+                r.pc += 4
+                r.osp -= 1
+                let wanted = ObjectRef(raw: r.objects[r.osp])
+                save(r)
                 do {
                     let catcher = try allocate(.null, references: 1, bytes: 16)
                     memory.setReference(catcher, 0, wanted)
-                    memory.setWord(catcher, at: 0, UInt64(handler) | UInt64(osp) << 32)
-                    memory.setWord(catcher, at: 8, UInt64(isp))
-                    if memory.reference(frame, 3).isNull { memory.setReference(frame, 3, try newArray(capacity: 4)) }
-                    try arrayAppend(holder: frame, slot: 3, catcher)
+                    memory.setWord(catcher, at: 0, UInt64(handler) | UInt64(r.osp) << 32)
+                    memory.setWord(catcher, at: 8, UInt64(r.isp))
+                    if memory.reference(r.frame, 3).isNull { memory.setReference(r.frame, 3, try newArray(capacity: 4)) }
+                    try arrayAppend(holder: r.frame, slot: 3, catcher)
                 } catch {
-                    if !fault("out of memory") { running = false }
+                    if !fault("out of memory", thread: thread, &r) { running = false; break loop }
                 }
             case 0x2E:  // pop_catcher
-                let catchers = memory.reference(frame, 3)
+                let catchers = memory.reference(r.frame, 3)
                 if !catchers.isNull && arrayCount(catchers) > 0 {
                     memory.setWord(catchers, at: 0, UInt64(arrayCount(catchers) - 1))
                 }
             case 0x2F:  // throw
-                let exception = pop()
-                save()
-                if !raise(exception) { running = false }
-            case 0x30: push(thread)
-            case 0x31: push(this)
-            case 0x37: push(.null)
-            case 0x38: push(classClass)
-            case 0x39: push(intClass)
-            case 0x3A: push(stringClass)
-            case 0x40: push(Self.box(ipop()))  // i2o
+                r.osp -= 1
+                let exception = ObjectRef(raw: r.objects[r.osp])
+                save(r)
+                if !raise(exception, thread: thread, &r) { running = false; break loop }
+            case 0x30: r.objects[r.osp] = thread.raw; r.osp += 1
+            case 0x31: r.objects[r.osp] = r.this.raw; r.osp += 1
+            case 0x37: r.objects[r.osp] = 0; r.osp += 1
+            case 0x38: r.objects[r.osp] = classClass.raw; r.osp += 1
+            case 0x39: r.objects[r.osp] = intClass.raw; r.osp += 1
+            case 0x3A: r.objects[r.osp] = stringClass.raw; r.osp += 1
+            case 0x40:  // i2o
+                r.isp -= 1
+                r.objects[r.osp] = Self.box(Int32(truncatingIfNeeded: r.integers[r.isp])).raw
+                r.osp += 1
             case 0x41:  // o2i
-                let object = pop()
-                if Self.isInt(object) {
-                    ipush(Self.unbox(object))
-                } else {
-                    push(object)
-                    pc -= 1
-                    if !fault("o2i: \(describe(object)) is not an integer") { running = false }
-                }
-            case 0x42: let b = ipop(); ipush(ipop() &+ b)  // isum
-            case 0x43: let b = ipop(); ipush(ipop() &* b)  // imul
-            case 0x44: let u = ipop(); let l = ipop(); ipush(u &- l)  // isubul
-            case 0x45: let u = ipop(); let l = ipop(); ipush(l &- u)  // isublu
-            case 0x46, 0x47, 0x56, 0x57:  // idivul, idivlu, iremul, iremlu
-                let u = ipop(), l = ipop()
-                let (dividend, divisor) = opcode == 0x46 || opcode == 0x56 ? (u, l) : (l, u)
-                if divisor == 0 {
-                    ipush(l); ipush(u); pc -= 1
-                    if !fault("division by zero") { running = false }
+                let object = ObjectRef(raw: r.objects[r.osp - 1])
+                guard Self.isInt(object) else {
+                    r.pc -= 1
+                    if !fault("o2i: \(describe(object)) is not an integer", thread: thread, &r) { running = false; break loop }
                     continue loop
                 }
-                let (quotient, overflow) = dividend.dividedReportingOverflow(by: divisor)
-                if opcode == 0x46 || opcode == 0x47 { ipush(overflow ? dividend : quotient) }
-                else { ipush(dividend.remainderReportingOverflow(dividingBy: divisor).partialValue) }
-            case 0x48: let b = ipop(); ipush(ipop() | b)
-            case 0x49: let b = ipop(); ipush(ipop() & b)
-            case 0x4A: let b = ipop(); ipush(ipop() ^ b)
-            case 0x4B: ipush(~ipop())
-            case 0x4C: let a = ipop(), b = ipop(); ipush(a != 0 || b != 0 ? 1 : 0)
-            case 0x4D: let a = ipop(), b = ipop(); ipush(a != 0 && b != 0 ? 1 : 0)
-            case 0x4E: let a = ipop() != 0, b = ipop() != 0; ipush(a != b ? 1 : 0)
-            case 0x4F: ipush(ipop() == 0 ? 1 : 0)
+                r.osp -= 1
+                r.integers[r.isp] = Int64(Self.unbox(object))
+                r.isp += 1
+            case 0x42, 0x43, 0x44, 0x45, 0x48, 0x49, 0x4A, 0x4C, 0x4D, 0x4E, 0x52, 0x53, 0x54, 0x55:
+                // Binary integer operations: b on top, a below; the result replaces a.
+                r.isp -= 1
+                let b = Int32(truncatingIfNeeded: r.integers[r.isp])
+                let a = Int32(truncatingIfNeeded: r.integers[r.isp - 1])
+                let result: Int32
+                switch opcode {
+                case 0x42: result = a &+ b
+                case 0x43: result = a &* b
+                case 0x44: result = b &- a  // isubul: upper - lower
+                case 0x45: result = a &- b  // isublu: lower - upper
+                case 0x48: result = a | b
+                case 0x49: result = a & b
+                case 0x4A: result = a ^ b
+                case 0x4C: result = a != 0 || b != 0 ? 1 : 0
+                case 0x4D: result = a != 0 && b != 0 ? 1 : 0
+                case 0x4E: result = (a != 0) != (b != 0) ? 1 : 0
+                case 0x52: result = a >= b ? 1 : 0
+                case 0x53: result = a <= b ? 1 : 0
+                case 0x54: result = a > b ? 1 : 0
+                default: result = a < b ? 1 : 0
+                }
+                r.integers[r.isp - 1] = Int64(result)
+            case 0x46, 0x47, 0x56, 0x57:  // idivul, idivlu, iremul, iremlu
+                let upper = Int32(truncatingIfNeeded: r.integers[r.isp - 1])
+                let lower = Int32(truncatingIfNeeded: r.integers[r.isp - 2])
+                let (dividend, divisor) = opcode == 0x46 || opcode == 0x56 ? (upper, lower) : (lower, upper)
+                if divisor == 0 {
+                    r.pc -= 1
+                    if !fault("division by zero", thread: thread, &r) { running = false; break loop }
+                    continue loop
+                }
+                r.isp -= 1
+                let value = opcode == 0x46 || opcode == 0x47
+                    ? dividend.dividedReportingOverflow(by: divisor).partialValue
+                    : dividend.remainderReportingOverflow(dividingBy: divisor).partialValue
+                r.integers[r.isp - 1] = Int64(value)
+            case 0x4B: r.integers[r.isp - 1] = Int64(~Int32(truncatingIfNeeded: r.integers[r.isp - 1]))  // inot
+            case 0x4F: r.integers[r.isp - 1] = r.integers[r.isp - 1] == 0 ? 1 : 0  // log_not
             case 0x50:  // is_load: an integer field of this
-                let value = memory.reference(this, Int(codeBytes[pc]))
-                pc += 1
-                ipush(Self.isInt(value) ? Self.unbox(value) : 0)
-            case 0x51: memory.setReference(this, Int(codeBytes[pc]), Self.box(ipop())); pc += 1  // is_save
-            case 0x52: let b = ipop(); ipush(ipop() >= b ? 1 : 0)
-            case 0x53: let b = ipop(); ipush(ipop() <= b ? 1 : 0)
-            case 0x54: let b = ipop(); ipush(ipop() > b ? 1 : 0)
-            case 0x55: let b = ipop(); ipush(ipop() < b ? 1 : 0)
-            case 0x58: let a = pop(), b = pop(); ipush(a == b ? 1 : 0)
-            case 0x59: let a = pop(), b = pop(); ipush(a != b ? 1 : 0)
-            case 0x5A: ipush(pop().isNull ? 1 : 0)
+                let value = memory.reference(r.this, Int(r.codeBytes[r.pc]))
+                r.pc += 1
+                r.integers[r.isp] = Self.isInt(value) ? Int64(Self.unbox(value)) : 0
+                r.isp += 1
+            case 0x51:  // is_save
+                r.isp -= 1
+                memory.setReference(r.this, Int(r.codeBytes[r.pc]), Self.box(Int32(truncatingIfNeeded: r.integers[r.isp])))
+                r.pc += 1
+            case 0x58, 0x59:  // os_eq, os_neq
+                r.osp -= 2
+                let equal = r.objects[r.osp] == r.objects[r.osp + 1]
+                r.integers[r.isp] = (equal == (opcode == 0x58)) ? 1 : 0
+                r.isp += 1
+            case 0x5A:  // os_isnull
+                r.osp -= 1
+                r.integers[r.isp] = r.objects[r.osp] == 0 ? 1 : 0
+                r.isp += 1
             case 0x62:  // general_lock
-                let mutex = pop()
+                let mutex = ObjectRef(raw: r.objects[r.osp - 1])
                 guard !mutex.isNull, !Self.isInt(mutex), classOf(mutex) == mutexClass else {
-                    push(mutex); pc -= 1
-                    if !fault("general_lock: \(describe(mutex)) is not a mutex") { running = false }
+                    r.pc -= 1
+                    if !fault("general_lock: \(describe(mutex)) is not a mutex", thread: thread, &r) { running = false; break loop }
                     continue loop
                 }
                 let owner = memory.reference(mutex, 0)
                 if owner.isNull {
                     memory.setReference(mutex, 0, thread)
+                    r.osp -= 1
                 } else if owner == thread {
-                    push(mutex); pc -= 1
-                    if !fault("general_lock: this thread already holds the mutex") { running = false }
-                    continue loop
+                    r.pc -= 1
+                    if !fault("general_lock: this thread already holds the mutex", thread: thread, &r) { running = false; break loop }
                 } else {
                     // Block; the lock instruction runs again when the mutex is free.
-                    push(mutex)
-                    pc -= 1
-                    save()
+                    r.pc -= 1
+                    executed -= 1
+                    save(r)
                     memory.setWord(thread, at: 0, ThreadState.blocked.rawValue)
                     memory.setReference(thread, 2, mutex)
                     running = false
-                    executed -= 1
+                    break loop
                 }
             case 0x63:  // general_unlock
-                let mutex = pop()
+                let mutex = ObjectRef(raw: r.objects[r.osp - 1])
                 guard !mutex.isNull, !Self.isInt(mutex), classOf(mutex) == mutexClass, memory.reference(mutex, 0) == thread else {
-                    push(mutex); pc -= 1
-                    if !fault("general_unlock: \(describe(mutex)) is not a mutex this thread holds") { running = false }
+                    r.pc -= 1
+                    if !fault("general_unlock: \(describe(mutex)) is not a mutex this thread holds", thread: thread, &r) { running = false; break loop }
                     continue loop
                 }
                 memory.setReference(mutex, 0, .null)
-            case 0x70: let value = ipop(); ipush(value << (ipop() & 31))  // ishl: value on top, count below
-            case 0x71: let value = ipop(); ipush(value >> (ipop() & 31))
-            case 0x72: let value = UInt32(bitPattern: ipop()); ipush(Int32(bitPattern: value >> UInt32(ipop() & 31)))
+                r.osp -= 1
+            case 0x70, 0x71, 0x72:  // ishl, ishr, ushr: the value on top, the count below
+                r.isp -= 1
+                let value = Int32(truncatingIfNeeded: r.integers[r.isp])
+                let count = Int32(truncatingIfNeeded: r.integers[r.isp - 1]) & 31
+                let result: Int32
+                switch opcode {
+                case 0x70: result = value << count
+                case 0x71: result = value >> count
+                default: result = Int32(bitPattern: UInt32(bitPattern: value) >> UInt32(count))
+                }
+                r.integers[r.isp - 1] = Int64(result)
             default:
-                pc -= 1
-                if !fault("bad opcode 0x\(String(opcode, radix: 16)) at \(pc)") { running = false }
+                r.pc -= 1
+                if !fault("bad opcode 0x\(String(opcode, radix: 16)) at \(r.pc)", thread: thread, &r) { running = false; break loop }
             }
         }
-        if running { save() }
+        if running { save(r) }
+        memory.setReference(thread, 0, r.frame)
         memory.setWord(thread, at: 8, memory.word(thread, at: 8) &+ UInt64(executed))
         return executed
     }
