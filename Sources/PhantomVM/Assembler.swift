@@ -29,6 +29,7 @@ public enum Assembler {
         var classes: [ClassFile] = []
         var current: ClassFile? = nil
         var method: PendingMethod? = nil
+        var pendingOrdinals: [Int] = []
         let lines = source.split(separator: "\n", omittingEmptySubsequences: false)
         func error(_ line: Int, _ column: Int, _ message: String) {
             errors.append(AssemblerError(file: file, line: line, column: column, message: message))
@@ -57,6 +58,7 @@ public enum Assembler {
             case "class":
                 if method != nil { error(lineNumber, first.column, "'class' inside a method (missing 'end')") }
                 if let finished = current { classes.append(finished) }
+                pendingOrdinals = []
                 guard let name = rest.first, case let .word(text) = name.kind else { error(lineNumber, first.column, "'class' needs a name"); current = nil; continue }
                 var parent = ""
                 if rest.count >= 3, case .word("extends") = rest[1].kind, case let .word(base) = rest[2].kind { parent = base }
@@ -73,18 +75,36 @@ public enum Assembler {
                       case let .number(arguments) = rest[1].kind, (0...255).contains(arguments) else {
                     error(lineNumber, first.column, "expected 'method NAME ARGUMENTS [ORDINAL]'"); continue
                 }
-                var ordinal = 8 + current!.methods.count
+                let used = Set(current!.methods.map(\.ordinal) + pendingOrdinals)
+                var ordinal = 8
+                while used.contains(ordinal) { ordinal += 1 }
                 if rest.count == 3 {
                     guard case let .number(explicit) = rest[2].kind, (0..<Int64(ClassFile.maxMethods)).contains(explicit) else {
                         error(lineNumber, rest[2].column, "the ordinal must be a number below \(ClassFile.maxMethods)"); continue
                     }
                     ordinal = Int(explicit)
+                    if current!.methods.contains(where: { $0.ordinal == ordinal }) || pendingOrdinals.contains(ordinal) {
+                        error(lineNumber, rest[2].column, "ordinal \(ordinal) is already used in this class"); continue
+                    }
                 }
+                pendingOrdinals.append(ordinal)
                 method = PendingMethod(name: name, ordinal: ordinal, arguments: Int(arguments), line: lineNumber)
             case "end":
                 guard let finished = method, current != nil else { error(lineNumber, first.column, "'end' without a method"); continue }
                 method = nil
-                switch finished.build(className: current!.name, fieldCount: current!.fields.count, file: file) {
+                // Fields are numbered after the parent's; a parent from another
+                // file is unknown here, so its fields are not checked (the
+                // loader verifies again with the real numbers).
+                var inherited = 0
+                var parentName = current!.parent
+                var knownChain = true
+                while !parentName.isEmpty {
+                    guard let parent = classes.first(where: { $0.name == parentName }) else { knownChain = false; break }
+                    inherited += parent.fields.count
+                    parentName = parent.parent
+                }
+                let fieldLimit = knownChain ? inherited + current!.fields.count : 255
+                switch finished.build(className: current!.name, fieldCount: fieldLimit, file: file) {
                 case let .success(built): current!.methods.append(built)
                 case let .failure(found): errors += found.errors
                 }
@@ -158,7 +178,7 @@ public enum Assembler {
                 code.append(item.opcode.rawValue)
                 switch item.opcode.operands {
                 case .none: break
-                case .u8: put(number(0, 0...255) ?? 0, bytes: 1)
+                case .u8: put(number(0, item.opcode == .iconst8 ? -128...127 : 0...255) ?? 0, bytes: 1)
                 case .i32: put(number(0, Int64(Int32.min)...Int64(Int32.max)) ?? 0, bytes: 4)
                 case .i64: put(number(0, Int64.min...Int64.max) ?? 0, bytes: 8)
                 case .constant: put(number(0, 0...Int64(Int32.max)) ?? 0, bytes: 4)

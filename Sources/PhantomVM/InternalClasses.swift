@@ -1,6 +1,6 @@
 // Methods of the internal classes, implemented in Swift and reached by
 // ordinal like any method (docs/internal-classes.md). Ordinals 0-7 are the
-// methods every object has; user classes may override them.
+// methods every object has (7 is reserved); user classes may override them.
 
 import PhantomMemory
 
@@ -69,7 +69,13 @@ extension VirtualMachine {
         case (_, Ordinal.toString):
             return make(describe(receiver))
         case (_, Ordinal.hashCode):
-            if kind == .string { return .success(Self.box(Int32(truncatingIfNeeded: string(receiver).hashValue))) }
+            // Stable across restarts: a persistent program keeps its hash tables.
+            if kind == .string {
+                var hash: UInt32 = 0x811C_9DC5  // FNV-1a
+                for byte in string(receiver).utf8 { hash = (hash ^ UInt32(byte)) &* 0x0100_0193 }
+                return .success(Self.box(Int32(bitPattern: hash)))
+            }
+            if Self.isInt(receiver) { return .success(Self.box(Self.unbox(receiver))) }
             return .success(Self.box(Int32(truncatingIfNeeded: receiver.raw >> 4)))
         default:
             return .failure(GuestProblem(message: "\(className(cls)) has no method \(ordinal)"))

@@ -119,6 +119,8 @@ extension VirtualMachine {
 
     func instantiate(_ cls: ObjectRef) throws(VMError) -> ObjectRef {
         switch kind(of: cls) {
+        case .class, .code, .frame, .thread:
+            throw .notInstantiable(className(cls))
         case .string: return try newString("")
         case .array: return try newArray(capacity: 4)
         case .int: return Self.box(0)
@@ -401,12 +403,16 @@ extension VirtualMachine {
                     continue loop
                 }
                 save(r)
-                guard let object = try? instantiate(cls) else {
+                let made: Result<ObjectRef, VMError>
+                do { made = .success(try instantiate(cls)) } catch { made = .failure(error) }
+                switch made {
+                case let .success(object):
+                    r.objects[r.osp - 1] = object.raw
+                case let .failure(error):
                     r.pc -= 1
-                    if !fault("out of memory", thread: thread, &r) { running = false; break loop }
+                    if !fault("new: \(error)", thread: thread, &r) { running = false; break loop }
                     continue loop
                 }
-                r.objects[r.osp - 1] = object.raw
             case 0x1E:  // os_get
                 r.objects[r.osp] = r.objects[u32(r.codeBytes, r.pc)]
                 r.osp += 1

@@ -215,6 +215,15 @@ public enum Verifier {
     public static func verify(_ file: ClassFile, inheritedFields: Int = 0) throws(VerifyError) {
         var ordinals = Set<Int>()
         for method in file.methods {
+            func reject(_ reason: String) -> VerifyError { VerifyError(className: file.name, method: method.name, offset: 0, reason: reason) }
+            guard (0..<ClassFile.maxMethods).contains(method.ordinal) else { throw reject("ordinal \(method.ordinal) is out of range") }
+            guard (0...255).contains(method.arguments) else { throw reject("\(method.arguments) arguments is out of range") }
+            guard (0...65535).contains(method.maxObjectStack), (0...65535).contains(method.maxIntegerStack) else {
+                throw reject("declared stack sizes are out of range")
+            }
+            guard method.lines.allSatisfy({ $0.ip >= 0 && $0.ip < max(1, method.code.count) && $0.line >= 0 && $0.line <= Int(UInt32.max) }) else {
+                throw reject("the line table names offsets outside the code")
+            }
             guard ordinals.insert(method.ordinal).inserted else {
                 throw VerifyError(className: file.name, method: method.name, offset: 0, reason: "ordinal \(method.ordinal) is used twice")
             }

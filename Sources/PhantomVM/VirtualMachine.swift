@@ -27,6 +27,8 @@ public enum VMError: Error, CustomStringConvertible {
     case unknownClass(String)
     case unknownMethod(className: String, method: String)
     case badWorld(String)
+    case notInstantiable(String)
+    case reservedName(String)
 
     public var description: String {
         switch self {
@@ -35,6 +37,8 @@ public enum VMError: Error, CustomStringConvertible {
         case let .unknownClass(name): return "no class named \(name) is installed"
         case let .unknownMethod(className, method): return "class \(className) has no method \(method)"
         case let .badWorld(reason): return "the image's VM state is not readable: \(reason)"
+        case let .notInstantiable(name): return "\(name) objects are made by the VM, not with new"
+        case let .reservedName(name): return "\(name): names starting with .internal. belong to the VM's own classes"
         }
     }
 }
@@ -63,6 +67,8 @@ public final class VirtualMachine {
     var liveAfterLastCollection: UInt64 = 0
 
     static let worldSlots = 13
+    /// Version of the world's layout (the world's first plain word).
+    static let worldVersion: UInt64 = 1
 
     /// Opens the VM of an object memory, creating the world on a new image.
     public init(memory: ObjectMemory, console: @escaping (String) -> Void = { print($0, terminator: "") }) throws(VMError) {
@@ -80,6 +86,7 @@ public final class VirtualMachine {
 
     private func createWorld() throws(VMError) {
         let world = try allocate(.null, references: Self.worldSlots, bytes: 8)
+        memory.setWord(world, at: 0, Self.worldVersion)
         memory.root = world
         memory.setReference(world, 0, try newArray(capacity: 16))
         memory.setReference(world, 1, try newArray(capacity: 4))
@@ -109,7 +116,11 @@ public final class VirtualMachine {
 
     private func loadWorld() throws(VMError) {
         let world = self.world
-        guard memory.referenceCount(of: world) == Self.worldSlots else { throw .badWorld("the root object is not a PVM world") }
+        guard memory.referenceCount(of: world) == Self.worldSlots, memory.size(of: world) >= 16 + 8 * Self.worldSlots + 8 else {
+            throw .badWorld("the root object is not a PVM world")
+        }
+        let version = memory.word(world, at: 0)
+        guard version == Self.worldVersion else { throw .badWorld("world layout version \(version); this build reads \(Self.worldVersion)") }
         try cacheWellKnown()
         let table = memory.reference(world, 0)
         for index in 0..<arrayCount(table) {
@@ -154,6 +165,7 @@ public final class VirtualMachine {
     /// name for new instances); returns the class object.
     @discardableResult
     public func install(_ file: ClassFile) throws(VMError) -> ObjectRef {
+        guard !file.name.hasPrefix(".internal.") else { throw .reservedName(file.name) }
         var parent = ObjectRef.null
         if !file.parent.isEmpty {
             guard let found = classesByName[file.parent] else { throw .unknownClass(file.parent) }

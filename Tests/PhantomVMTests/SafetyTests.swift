@@ -1,0 +1,82 @@
+import Testing
+@testable import PhantomVM
+
+@Suite struct SafetyTests {
+    @Test func newOfVMOwnedClassesIsAGuestErrorNotACrash() throws {
+        // Found in review: `new` of the class class once made bogus class objects.
+        let source = """
+        class sneaky
+        method run 1
+            summon_class_class
+            new
+            summon_class_class
+            new
+            os_drop
+            os_drop
+            ret
+        end
+        """
+        let (output, machine, thread) = try runProgram(source, className: "sneaky")
+        #expect(machine.vm.state(of: thread) == .failed)
+        #expect(output.contains("objects are made by the VM"))
+    }
+
+    @Test func internalClassNamesAreReserved() throws {
+        let machine = try TestMachine()
+        #expect(throws: VMError.self) { try machine.install("class .internal.string\nmethod run 1\n    ret\nend\n") }
+    }
+
+    @Test func iconst8IsSignedAndOrdinalsAreUnique() throws {
+        let (output, _, _) = try runProgram("""
+        class signed
+        method run 1
+            iconst_8 -1
+            i2o
+            os_get 0
+            call 16 1
+            os_drop
+            ret
+        end
+        """, className: "signed")
+        #expect(output == "-1")
+        #expect(throws: AssemblerErrors.self) {
+            _ = try Assembler.assemble("class twice\nmethod a 0 9\n    ret\nend\nmethod b 0 9\n    ret\nend\n")
+        }
+        #expect(throws: AssemblerErrors.self) { _ = try Assembler.assemble("class big\nmethod a 0\n    iconst_8 200\n    ret\nend\n") }
+    }
+
+    @Test func subclassFieldsFollowTheParentsAndStringHashesAreStable() throws {
+        let program = """
+        class base
+        field x
+        method run 1
+            ret
+        end
+        class child extends base
+        field y
+        method run 1
+            iconst 7
+            i2o
+            os_save 1           ; child's own field y: after base's x
+            os_load 1
+            os_get 0
+            call 16 1
+            os_drop
+            sconst "phantom"
+            call 6 0            ; hashCode
+            os_get 0
+            call 16 1
+            os_drop
+            ret
+        end
+        """
+        let (output, _, _) = try runProgram(program, className: "child")
+        #expect(output == "7" + String(Int32(bitPattern: fnv1a("phantom"))))
+    }
+}
+
+func fnv1a(_ text: String) -> UInt32 {
+    var hash: UInt32 = 0x811C_9DC5
+    for byte in text.utf8 { hash = (hash ^ UInt32(byte)) &* 0x0100_0193 }
+    return hash
+}
