@@ -36,15 +36,27 @@ struct AsmCommand: ParsableCommand {
     }
 }
 
-/// `phantom exec DIR CLASS`: runs a class's `run` on a temporary image.
+/// `phantom exec DIR CLASS`: runs a class's `run` on a temporary image, or
+/// persistently on `--image` (until the kernel's `phantom run` exists).
 struct ExecCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "exec",
         abstract: "Run CLASS.run from the class files in DIR, in a VM on a temporary image.",
-        discussion: "Every class file in DIR is verified and installed; the program prints through its boot object.")
+        discussion: """
+            Every class file in DIR is verified and installed; the program prints through its boot object.
+            With --image PATH the run is persistent: the image is created if missing, a snapshot is taken
+            every --snapshot-every instructions (the line "#snapshot" follows each on standard output),
+            and a later exec on the same image resumes its threads where the last snapshot left them.
+            """)
     @Argument(help: "Directory of class files (.pc).") var directory: String
     @Argument(help: "The class whose run method starts.") var className: String
     @Option(help: "Stop after this many instructions (default: run to the end).") var budget: Int?
+    @Option(help: "A persistent image to run on (created if missing).") var image: String?
+    @Option(help: "Instructions between snapshots, with --image.") var snapshotEvery: Int = 1_000_000
+
+    func validate() throws {
+        guard snapshotEvery >= 1 else { throw ValidationError("--snapshot-every must be at least 1") }
+    }
 
     func run() throws {
         try reportingErrors {
@@ -53,12 +65,24 @@ struct ExecCommand: ParsableCommand {
             guard !files.isEmpty else { throw UserError("no class files (.pc) in \(directory)") }
             let work = try makeTemporaryDirectory(in: NSTemporaryDirectory())
             defer { removeTree(work) }
-            let device = try FileBlockDevice(path: "\(work)/exec.img", mode: .create)
-            let store = try Store.create(on: device, logicalSize: 64 << 30, keep: 2)
+            let device: FileBlockDevice
+            let store: Store
+            if let image, FileManager.default.fileExists(atPath: image) {
+                device = try FileBlockDevice(path: image, mode: .readWrite)
+                store = try Store.open(device, verification: .newestSnapshot)
+            } else {
+                device = try FileBlockDevice(path: image ?? "\(work)/exec.img", mode: .create)
+                store = try Store.create(on: device, logicalSize: 64 << 30, keep: 4)
+            }
             let space = try PersistentSpace(store: store, capacity: 4 << 30)
             let memory = try ObjectMemory(space: space)
             let vm = try VirtualMachine(memory: memory) { text in
                 FileHandle.standardOutput.write(Data(text.utf8))
+            }
+            if image != nil && !vm.threads.isEmpty {
+                // Resume: the image's threads go on from the last snapshot.
+                try runPersistently(vm, space)
+                return
             }
             // Parents before children: install in passes until nothing is left.
             var pending: [ClassFile] = []
@@ -81,6 +105,11 @@ struct ExecCommand: ParsableCommand {
                 pending = next
             }
             let thread = try vm.startThread(className: className)
+            if image != nil {
+                try space.takeSnapshot()
+                try runPersistently(vm, space)
+                return
+            }
             vm.run(budget: budget ?? .max)
             switch vm.state(of: thread) {
             case .finished: return
@@ -88,6 +117,21 @@ struct ExecCommand: ParsableCommand {
             case .failed: throw ExitCode(2)
             case .blocked: throw UserError("deadlock: the thread waits for a mutex no running thread will release")
             }
+        }
+    }
+}
+
+extension ExecCommand {
+    /// Runs every thread to its end, with a snapshot every `snapshotEvery`
+    /// instructions (a safepoint) and one at the end.
+    func runPersistently(_ vm: VirtualMachine, _ space: PersistentSpace) throws {
+        var remaining = budget ?? .max
+        while remaining > 0 {
+            let ran = vm.run(budget: min(snapshotEvery, remaining))
+            remaining -= ran
+            try space.takeSnapshot()
+            FileHandle.standardOutput.write(Data("#snapshot\n".utf8))
+            if ran == 0 || !vm.threads.contains(where: { vm.state(of: $0) == .runnable || vm.state(of: $0) == .blocked }) { break }
         }
     }
 }
