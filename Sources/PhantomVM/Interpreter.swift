@@ -249,7 +249,15 @@ extension VirtualMachine {
         var text = message
         var current = r.frame
         var at = r.pc
+        var shown = 0
         while !current.isNull {
+            shown += 1
+            if shown > 40 {
+                var more = 0
+                while !current.isNull { more += 1; current = memory.reference(current, 0) }
+                text += "\n    ... \(more) more frames"
+                break
+            }
             let currentCode = memory.reference(current, 1)
             let owner = className(memory.reference(currentCode, 0))
             let method = string(memory.reference(currentCode, 1))
