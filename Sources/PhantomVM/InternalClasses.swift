@@ -56,6 +56,43 @@ extension VirtualMachine {
             return .success(arrayGet(receiver, Int(index)))
         case (.array, 10):  // size
             return .success(Self.box(Int32(arrayCount(receiver))))
+        case (.directory, 8):  // put(key, value) -> previous value or null
+            guard let key = argument(0), !key.isNull else { return .failure(GuestProblem(message: "directory.put needs a key")) }
+            return wrap { () throws(VMError) in try directoryPut(receiver, key: key, value: argument(1) ?? .null) }
+        case (.directory, 9):  // get(key) -> value or null
+            return .success(directoryFind(receiver, key: argument(0) ?? .null).map { memory.reference(directoryTable(receiver), $0 + 1) } ?? .null)
+        case (.directory, 10):  // remove(key) -> removed value or null
+            return .success(directoryRemove(receiver, key: argument(0) ?? .null))
+        case (.directory, 11):  // size
+            return .success(Self.box(Int32(truncatingIfNeeded: memory.word(receiver, at: 0))))
+        case (.directory, 12):  // containsKey(key)
+            return .success(Self.box(directoryFind(receiver, key: argument(0) ?? .null) == nil ? 0 : 1))
+        case (.directory, 13):  // keys -> array
+            return wrap { () throws(VMError) in
+                let table = directoryTable(receiver)
+                let keys = try newArray(capacity: max(1, Int(memory.word(receiver, at: 0))))
+                var count = 0
+                for slot in stride(from: 0, to: memory.referenceCount(of: table), by: 2) where !memory.reference(table, slot).isNull {
+                    arraySet(keys, count, memory.reference(table, slot))
+                    count += 1
+                }
+                memory.setWord(keys, at: 0, UInt64(count))
+                return keys
+            }
+        case (.stringBuilder, 8):  // append(x) -> the builder
+            return wrap { () throws(VMError) in
+                try builderAppend(receiver, Array(describe(argument(0) ?? .null).utf8))
+                return receiver
+            }
+        case (.stringBuilder, 9), (.stringBuilder, Ordinal.toString):  // toString
+            let length = Int(memory.word(receiver, at: 0))
+            let buffer = memory.reference(receiver, 0)
+            return wrap { () throws(VMError) in try newString(bytes: Array(memory.bytes(buffer).prefix(length))) }
+        case (.stringBuilder, 10):  // length
+            return .success(Self.box(Int32(truncatingIfNeeded: memory.word(receiver, at: 0))))
+        case (.stringBuilder, 11):  // clear
+            memory.setWord(receiver, at: 0, 0)
+            return .success(receiver)
         case (_, Ordinal.construct), (_, Ordinal.destruct):
             return .success(.null)
         case (_, Ordinal.getClass):
@@ -80,5 +117,124 @@ extension VirtualMachine {
         default:
             return .failure(GuestProblem(message: "\(className(cls)) has no method \(ordinal)"))
         }
+    }
+
+    private func wrap(_ body: () throws(VMError) -> ObjectRef) -> Result<ObjectRef, GuestProblem> {
+        do { return .success(try body()) } catch { return .failure(GuestProblem(message: "\(error)")) }
+    }
+
+    // MARK: - .internal.directory: open addressing with linear probing
+    //
+    // refs [0 table]; bytes [count u64]. The table is an object of 2 * capacity
+    // references: (key, value) pairs, a null key is an empty slot. Keys are
+    // equal when they are the same object, the same integer, or strings with
+    // the same text; hashes are stable across restarts (FNV-1a of the text).
+
+    func directoryTable(_ directory: ObjectRef) -> ObjectRef { memory.reference(directory, 0) }
+
+    func keyHash(_ key: ObjectRef) -> UInt32 {
+        if Self.isInt(key) { return UInt32(bitPattern: Self.unbox(key)) &* 0x9E37_79B1 }
+        if classOf(key) == stringClass {
+            var hash: UInt32 = 0x811C_9DC5
+            for byte in string(key).utf8 { hash = (hash ^ UInt32(byte)) &* 0x0100_0193 }
+            return hash
+        }
+        return UInt32(truncatingIfNeeded: key.raw >> 4) &* 0x9E37_79B1
+    }
+
+    func keysEqual(_ a: ObjectRef, _ b: ObjectRef) -> Bool {
+        if a == b { return true }
+        if Self.isInt(a) || Self.isInt(b) || a.isNull || b.isNull { return false }
+        return classOf(a) == stringClass && classOf(b) == stringClass && string(a) == string(b)
+    }
+
+    /// The slot (even index) holding `key`, if present.
+    func directoryFind(_ directory: ObjectRef, key: ObjectRef) -> Int? {
+        guard !key.isNull else { return nil }
+        let table = directoryTable(directory)
+        let capacity = memory.referenceCount(of: table) / 2
+        var index = Int(keyHash(key)) & (capacity - 1)
+        for _ in 0..<capacity {
+            let existing = memory.reference(table, index * 2)
+            if existing.isNull { return nil }
+            if keysEqual(existing, key) { return index * 2 }
+            index = (index + 1) & (capacity - 1)
+        }
+        return nil
+    }
+
+    func directoryPut(_ directory: ObjectRef, key: ObjectRef, value: ObjectRef) throws(VMError) -> ObjectRef {
+        if let slot = directoryFind(directory, key: key) {
+            let table = directoryTable(directory)
+            let previous = memory.reference(table, slot + 1)
+            memory.setReference(table, slot + 1, value)
+            return previous
+        }
+        var table = directoryTable(directory)
+        let count = Int(memory.word(directory, at: 0))
+        if (count + 1) * 4 > memory.referenceCount(of: table) * 3 / 2 {  // load above 3/4: double
+            let old = table
+            table = try allocate(.null, references: memory.referenceCount(of: old) * 2, bytes: 0)
+            memory.setReference(directory, 0, table)
+            for slot in stride(from: 0, to: memory.referenceCount(of: old), by: 2) where !memory.reference(old, slot).isNull {
+                insert(table, memory.reference(old, slot), memory.reference(old, slot + 1))
+            }
+        }
+        insert(table, key, value)
+        memory.setWord(directory, at: 0, UInt64(count + 1))
+        return .null
+    }
+
+    private func insert(_ table: ObjectRef, _ key: ObjectRef, _ value: ObjectRef) {
+        let capacity = memory.referenceCount(of: table) / 2
+        var index = Int(keyHash(key)) & (capacity - 1)
+        while !memory.reference(table, index * 2).isNull { index = (index + 1) & (capacity - 1) }
+        memory.setReference(table, index * 2, key)
+        memory.setReference(table, index * 2 + 1, value)
+    }
+
+    /// Removes a key; later entries of its probe run shift back (no tombstones).
+    func directoryRemove(_ directory: ObjectRef, key: ObjectRef) -> ObjectRef {
+        guard let found = directoryFind(directory, key: key) else { return .null }
+        let table = directoryTable(directory)
+        let capacity = memory.referenceCount(of: table) / 2
+        let removed = memory.reference(table, found + 1)
+        var hole = found / 2
+        var index = (hole + 1) & (capacity - 1)
+        while !memory.reference(table, index * 2).isNull {
+            let home = Int(keyHash(memory.reference(table, index * 2))) & (capacity - 1)
+            // Move the entry back if the hole lies between its home and its slot.
+            let distanceToHole = (hole - home) & (capacity - 1)
+            let distanceToIndex = (index - home) & (capacity - 1)
+            if distanceToHole < distanceToIndex {
+                memory.setReference(table, hole * 2, memory.reference(table, index * 2))
+                memory.setReference(table, hole * 2 + 1, memory.reference(table, index * 2 + 1))
+                hole = index
+            }
+            index = (index + 1) & (capacity - 1)
+        }
+        memory.setReference(table, hole * 2, .null)
+        memory.setReference(table, hole * 2 + 1, .null)
+        memory.setWord(directory, at: 0, memory.word(directory, at: 0) - 1)
+        return removed
+    }
+
+    // MARK: - .internal.string_builder
+    //
+    // refs [0 buffer: plain bytes]; bytes [length u64]. The buffer doubles
+    // when full, so appending is amortized O(length of the piece).
+
+    func builderAppend(_ builder: ObjectRef, _ bytes: [UInt8]) throws(VMError) {
+        let length = Int(memory.word(builder, at: 0))
+        var buffer = memory.reference(builder, 0)
+        let capacity = memory.bytes(buffer).count
+        if length + bytes.count > capacity {
+            let grown = try allocate(.null, references: 0, bytes: max(capacity * 2, length + bytes.count))
+            memory.setBytes(grown, at: 0, UnsafeRawBufferPointer(rebasing: memory.bytes(buffer).prefix(length)))
+            memory.setReference(builder, 0, grown)
+            buffer = grown
+        }
+        bytes.withUnsafeBytes { memory.setBytes(buffer, at: length, $0) }
+        memory.setWord(builder, at: 0, UInt64(length + bytes.count))
     }
 }

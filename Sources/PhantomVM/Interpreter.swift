@@ -125,6 +125,14 @@ extension VirtualMachine {
         case .array: return try newArray(capacity: 4)
         case .int: return Self.box(0)
         case .mutex: return try allocate(mutexClass, references: 1, bytes: 0)
+        case .directory:
+            let directory = try allocate(directoryClass, references: 1, bytes: 8)
+            memory.setReference(directory, 0, try allocate(.null, references: 16, bytes: 0))
+            return directory
+        case .stringBuilder:
+            let builder = try allocate(stringBuilderClass, references: 1, bytes: 8)
+            memory.setReference(builder, 0, try allocate(.null, references: 0, bytes: 64))
+            return builder
         default: return try allocate(cls, references: totalFields(cls), bytes: 0)
         }
     }

@@ -10,6 +10,8 @@
 //  4 string class                        10 boot class
 //  5 class class                         11 object class
 //                                        12 mutex class
+//                                        13 directory class
+//                                        14 string builder class
 // ```
 // docs/vm-objects.md draws every VM object.
 
@@ -17,7 +19,7 @@ import PhantomMemory
 
 /// Kinds of internal classes: their methods are implemented in Swift.
 public enum InternalKind: UInt64, Sendable {
-    case none = 0, object, int, string, `class`, code, array, thread, frame, boot, mutex
+    case none = 0, object, int, string, `class`, code, array, thread, frame, boot, mutex, directory, stringBuilder
 }
 
 /// Errors of the VM's host-side API (guest errors become guest exceptions).
@@ -60,13 +62,15 @@ public final class VirtualMachine {
     var bootClass = ObjectRef.null
     var objectClass = ObjectRef.null
     var mutexClass = ObjectRef.null
+    var directoryClass = ObjectRef.null
+    var stringBuilderClass = ObjectRef.null
     /// Class name -> class object (rebuilt at boot).
     var classesByName: [String: ObjectRef] = [:]
     /// Garbage collection pacing (transient: a restart starts afresh).
     var bytesAtLastCollection: UInt64 = 0
     var liveAfterLastCollection: UInt64 = 0
 
-    static let worldSlots = 13
+    static let worldSlots = 15
     /// Version of the world's layout (the world's first plain word).
     static let worldVersion: UInt64 = 1
 
@@ -94,7 +98,8 @@ public final class VirtualMachine {
             (3, ".internal.int", .int), (4, ".internal.string", .string), (5, ".internal.class", .class),
             (6, ".internal.code", .code), (7, ".internal.array", .array), (8, ".internal.thread", .thread),
             (9, ".internal.call_frame", .frame), (10, ".internal.boot", .boot), (11, ".internal.object", .object),
-            (12, ".internal.mutex", .mutex),
+            (12, ".internal.mutex", .mutex), (13, ".internal.directory", .directory),
+            (14, ".internal.string_builder", .stringBuilder),
         ]
         // Class objects first (their class, the class class, does not exist
         // yet), then their headers and names.
@@ -141,6 +146,8 @@ public final class VirtualMachine {
         bootClass = memory.reference(world, 10)
         objectClass = memory.reference(world, 11)
         mutexClass = memory.reference(world, 12)
+        directoryClass = memory.reference(world, 13)
+        stringBuilderClass = memory.reference(world, 14)
     }
 
     /// The boot object passed to programs' `run`.
