@@ -116,6 +116,30 @@ struct VMBench: ParsableCommand {
             """,
             lua: "local C = {}\nfunction C.inc(self, x) return x + 1 end\nlocal acc = 0\nfor i = 1, 10000000 do acc = C:inc(acc) end\n",
             python: "class C:\n    def inc(self, x):\n        return x + 1\nc = C()\nacc = 0\nfor i in range(10000000):\n    acc = c.inc(acc)\n"),
+        Program(name: "string building 1M", pa: """
+            class bench
+            method run 1
+                summon_by_name ".internal.string_builder"
+                new
+                iconst 1000000
+            loop:
+                is_get 0
+                i2o
+                os_get 1
+                call 8 1            ; append the counter
+                os_drop
+                djnz loop
+                is_drop
+                os_get 1
+                call 10 0           ; length
+                os_get 0
+                call 16 1
+                os_drop
+                ret
+            end
+            """,
+            lua: "local parts = {}\nfor i = 1000000, 1, -1 do parts[#parts + 1] = tostring(i) end\nio.write(#table.concat(parts))\n",
+            python: "parts = []\nfor i in range(1000000, 0, -1):\n    parts.append(str(i))\nprint(len(''.join(parts)), end='')\n"),
         Program(name: "allocation 10M objects", pa: "",
             lua: "local last\nfor i = 1, 10000000 do last = {value = i} end\n",
             python: "class Cell:\n    __slots__ = ('value',)\n    def __init__(self, v):\n        self.value = v\nlast = None\nfor i in range(10000000):\n    last = Cell(i)\n"),
@@ -163,9 +187,16 @@ struct VMBench: ParsableCommand {
                 guard assembled.status == 0 else { throw UserError("assembling \(program.name) failed: \(assembled.output)") }
                 var times: [[Double]] = [[], [], []]
                 for _ in 0..<runs {
-                    times[0].append(try timed(self_, ["exec", "\(dir)/classes", "bench"], program.name))
-                    times[1].append(try timed("/usr/bin/env", ["lua5.4", "\(dir)/bench.lua"], program.name))
-                    times[2].append(try timed("/usr/bin/env", ["python3", "\(dir)/bench.py"], program.name))
+                    let phantomRun = try timed(self_, ["exec", "\(dir)/classes", "bench"], program.name)
+                    let luaRun = try timed("/usr/bin/env", ["lua5.4", "\(dir)/bench.lua"], program.name)
+                    let pythonRun = try timed("/usr/bin/env", ["python3", "\(dir)/bench.py"], program.name)
+                    // The three must compute the same thing.
+                    guard phantomRun.output == luaRun.output, phantomRun.output == pythonRun.output else {
+                        throw UserError("\(program.name): results differ: phantom \(phantomRun.output.debugDescription), lua \(luaRun.output.debugDescription), python \(pythonRun.output.debugDescription)")
+                    }
+                    times[0].append(phantomRun.seconds)
+                    times[1].append(luaRun.seconds)
+                    times[2].append(pythonRun.seconds)
                 }
                 let row = VMBenchResults.Row(name: program.name, phantomSeconds: median(times[0]), luaSeconds: median(times[1]), pythonSeconds: median(times[2]))
                 results.benchmarks.append(row)
@@ -177,14 +208,14 @@ struct VMBench: ParsableCommand {
         }
     }
 
-    func timed(_ executable: String, _ arguments: [String], _ name: String) throws -> Double {
+    func timed(_ executable: String, _ arguments: [String], _ name: String) throws -> (seconds: Double, output: String) {
         let start = monotonicSeconds()
         let result = try runProcess(executable, arguments)
         let elapsed = monotonicSeconds() - start
         guard result.status == 0 else {
             throw UserError("\(name): \(([executable] + arguments).joined(separator: " ")) failed (status \(result.status)): \(result.output.prefix(500))")
         }
-        return elapsed
+        return (elapsed, result.output.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 }
 
