@@ -7,6 +7,9 @@ import PhantomMemory
 /// A guest error raised by an internal method; becomes a guest exception.
 struct GuestProblem: Error {
     let message: String
+    /// Not an error: the call must wait for this object (a thread to end);
+    /// the call instruction runs again when it is ready.
+    var waitFor: ObjectRef? = nil
 }
 
 extension VirtualMachine {
@@ -79,6 +82,14 @@ extension VirtualMachine {
                 memory.setWord(keys, at: 0, UInt64(count))
                 return keys
             }
+        case (.thread, 8):  // join -> the thread's result, once it has ended
+            switch state(of: receiver) {
+            case .finished: return .success(result(of: receiver))
+            case .failed: return .failure(GuestProblem(message: "joined thread failed: \(describe(result(of: receiver)))"))
+            default: return .failure(GuestProblem(message: "", waitFor: receiver))
+            }
+        case (.thread, 9):  // state: 0 runnable, 1 finished, 2 failed, 3 blocked
+            return .success(Self.box(Int32(truncatingIfNeeded: memory.word(receiver, at: 0))))
         case (.stringBuilder, 8):  // append(x) -> the builder
             return wrap { () throws(VMError) in
                 try builderAppend(receiver, Array(describe(argument(0) ?? .null).utf8))

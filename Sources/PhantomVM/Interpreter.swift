@@ -28,8 +28,9 @@ public enum ThreadState: UInt64, Sendable {
     case finished = 1
     /// Ended by an uncaught exception.
     case failed = 2
-    /// Waiting for a mutex (thread slot 2); it re-executes its lock
-    /// instruction when the mutex is free, so the wait survives a restart.
+    /// Waiting (thread slot 2) for a mutex to be free or a thread to end; it
+    /// re-executes its lock or join instruction then, so a wait survives a
+    /// restart.
     case blocked = 3
 }
 
@@ -89,8 +90,7 @@ extension VirtualMachine {
             var ranAny = false
             for thread in threads {
                 if state(of: thread) == .blocked {
-                    let mutex = memory.reference(thread, 2)
-                    guard mutex.isNull || memory.reference(mutex, 0).isNull else { continue }
+                    guard isReady(memory.reference(thread, 2)) else { continue }
                     memory.setWord(thread, at: 0, ThreadState.runnable.rawValue)
                     memory.setReference(thread, 2, .null)
                 }
@@ -104,6 +104,16 @@ extension VirtualMachine {
             if !ranAny { break }
         }
         return budget - remaining
+    }
+
+    /// True when what a blocked thread waits for is ready: a free mutex, or
+    /// a thread that has ended.
+    func isReady(_ awaited: ObjectRef) -> Bool {
+        if awaited.isNull { return true }
+        let cls = classOf(awaited)
+        if cls == mutexClass { return memory.reference(awaited, 0).isNull }
+        if cls == threadClass { let s = state(of: awaited); return s == .finished || s == .failed }
+        return true
     }
 
     /// Collects garbage at a safepoint once the heap has grown by as much as
@@ -307,6 +317,16 @@ extension VirtualMachine {
             case let .failure(problem):
                 r.osp += count + 1
                 r.pc -= 6
+                if let awaited = problem.waitFor {
+                    if awaited == thread {
+                        return fault("a thread cannot join itself", thread: thread, &r)
+                    }
+                    // Block; the call runs again once the awaited object is ready.
+                    save(r)
+                    memory.setWord(thread, at: 0, ThreadState.blocked.rawValue)
+                    memory.setReference(thread, 2, awaited)
+                    return false
+                }
                 return fault(problem.message, thread: thread, &r)
             }
         }
