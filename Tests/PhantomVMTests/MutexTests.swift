@@ -131,3 +131,60 @@ end
         }
     }
 }
+
+@Suite struct JoinTests {
+    let source = """
+    class worker
+    method work 0
+        iconst 200000
+    loop:
+        djnz loop
+        is_drop
+        iconst 5
+        i2o
+        ret
+    end
+    class joiner
+    field target
+    method wait 1
+        os_load 0
+        call 8 0            ; target.join(): blocks until the worker ends
+        os_get 0
+        call 16 1           ; print its result
+        os_drop
+        ret
+    end
+    """
+
+    @Test func joinWaitsForTheOtherThreadAndSurvivesACrashWhileWaiting() throws {
+        let machine = try TestMachine()
+        try machine.install(source)
+        let vm = machine.vm
+        let worker = try vm.startThread(on: try vm.instantiate(vm.classNamed("worker")!), method: "work")
+        let joinerObject = try vm.instantiate(vm.classNamed("joiner")!)
+        machine.memory.setReference(joinerObject, 0, worker)
+        let joiner = try vm.startThread(on: joinerObject, method: "wait", arguments: [vm.bootObject])
+        vm.run(budget: 50_000, slice: 1000)
+        #expect(vm.state(of: joiner) == .blocked)
+        #expect(machine.output.isEmpty)
+        try machine.space.takeSnapshot()
+
+        let after = try machine.restarted()
+        after.vm.run()
+        #expect(after.vm.threads.allSatisfy { after.vm.state(of: $0) == .finished })
+        #expect(after.output == "5")
+    }
+
+    @Test func aThreadCannotJoinItself() throws {
+        let (output, machine, thread) = try runProgram("""
+        class selfish
+        method run 1
+            summon_thread
+            call 8 0
+            ret
+        end
+        """, className: "selfish")
+        #expect(machine.vm.state(of: thread) == .failed)
+        #expect(output.contains("cannot join itself"))
+    }
+}
