@@ -392,8 +392,9 @@ extension VirtualMachine {
         var executed = 0
         var running = true
 
+        /// A big-endian 32-bit operand: one unaligned load and a byte swap.
         @inline(__always) func u32(_ code: UnsafePointer<UInt8>, _ at: Int) -> Int {
-            Int(Int32(bitPattern: UInt32(code[at]) << 24 | UInt32(code[at + 1]) << 16 | UInt32(code[at + 2]) << 8 | UInt32(code[at + 3])))
+            Int(Int32(bitPattern: UInt32(bigEndian: UnsafeRawPointer(code + at).loadUnaligned(as: UInt32.self))))
         }
 
         loop: while executed < budget {
