@@ -89,7 +89,13 @@ public final class ObjectMemory {
         }
         classForSize = table
         let magic = load64(0)
-        if magic == 0 && load64(Self.heapEndOffset) == 0 {
+        if magic == 0 {
+            // Format only an empty space: allocation relies on everything past
+            // the heap end being zero.
+            let pageZeroIsEmpty = UnsafeRawBufferPointer(start: base, count: 4096).allSatisfy { $0 == 0 }
+            guard pageZeroIsEmpty && space.usedPages <= 1 else {
+                throw .badHeader("the image holds data (\(space.usedPages) pages) but no object memory; it is not a PVM image")
+            }
             store64(Self.magic, at: 0)
             store32(Self.version, at: 8)
             store32(UInt32(Self.sizeClasses.count), at: 12)
@@ -129,6 +135,18 @@ public final class ObjectMemory {
     public var root: ObjectRef {
         get { ObjectRef(raw: load64(Self.rootOffset)) }
         set { store64(newValue.raw, at: Self.rootOffset) }
+    }
+
+    /// True if `object` looks like an allocated object inside the heap: for
+    /// checking references read from an image before trusting them.
+    public func isValidObject(_ object: ObjectRef) -> Bool {
+        let end = heapEnd
+        guard object.raw >= 4096 + 16, object.raw < end, object.raw & 15 == 0 else { return false }
+        let header = load64(object.raw)
+        guard header & Self.allocatedFlag != 0, header & Self.freeFlag == 0 else { return false }
+        let size = UInt64(load32(object.raw + 8))
+        let references = UInt64(load32(object.raw + 12))
+        return size >= 16 && object.raw + size <= end && 16 + references * 8 <= size
     }
 
     /// The class reference in an object's header.

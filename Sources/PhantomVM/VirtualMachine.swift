@@ -121,16 +121,25 @@ public final class VirtualMachine {
 
     private func loadWorld() throws(VMError) {
         let world = self.world
-        guard memory.referenceCount(of: world) == Self.worldSlots, memory.size(of: world) >= 16 + 8 * Self.worldSlots + 8 else {
+        guard memory.isValidObject(world), memory.referenceCount(of: world) == Self.worldSlots,
+              memory.size(of: world) >= 16 + 8 * Self.worldSlots + 8 else {
             throw .badWorld("the root object is not a PVM world")
         }
         let version = memory.word(world, at: 0)
         guard version == Self.worldVersion else { throw .badWorld("world layout version \(version); this build reads \(Self.worldVersion)") }
+        for slot in 0..<Self.worldSlots where slot != 2 || !memory.reference(world, slot).isNull {
+            guard memory.isValidObject(memory.reference(world, slot)) else { throw .badWorld("world slot \(slot) does not hold an object") }
+        }
         try cacheWellKnown()
         let table = memory.reference(world, 0)
+        guard arrayCount(table) <= memory.referenceCount(of: table) else { throw .badWorld("the class table is damaged") }
         for index in 0..<arrayCount(table) {
             let cls = arrayGet(table, index)
-            if !cls.isNull { classesByName[string(memory.reference(cls, 0))] = cls }
+            if cls.isNull { continue }
+            guard memory.isValidObject(cls), memory.referenceCount(of: cls) >= 3, memory.isValidObject(memory.reference(cls, 0)) else {
+                throw .badWorld("class table entry \(index) is damaged")
+            }
+            classesByName[string(memory.reference(cls, 0))] = cls
         }
     }
 

@@ -1,3 +1,6 @@
+import PhantomHost
+import PhantomMemory
+import PhantomStore
 import Testing
 @testable import PhantomVM
 
@@ -79,4 +82,26 @@ func fnv1a(_ text: String) -> UInt32 {
     var hash: UInt32 = 0x811C_9DC5
     for byte in text.utf8 { hash = (hash ^ UInt32(byte)) &* 0x0100_0193 }
     return hash
+}
+
+@Suite struct ForeignImageTests {
+    @Test func anImageWithOtherDataIsNotTakenForAnEmptyHeap() throws {
+        let device = FaultyBlockDevice()
+        let store = try Store.create(on: device, logicalSize: 64 << 20)
+        try store.commit(pages: [(3, [UInt8](repeating: 0xAB, count: 4096))])
+        let space = try PersistentSpace(store: store, capacity: 64 << 20)
+        #expect(throws: MemoryError.self) { _ = try ObjectMemory(space: space) }
+    }
+
+    @Test func aDamagedRootIsAClearErrorNotACrash() throws {
+        let machine = try TestMachine()
+        try machine.install(helloSource)
+        // Point the root somewhere that is not an object, and save that.
+        machine.memory.root = ObjectRef(raw: 4096 * 3 + 48)
+        try machine.space.takeSnapshot()
+        #expect(throws: VMError.self) { _ = try machine.restarted() }
+        machine.memory.root = ObjectRef(raw: 1 << 40)
+        try machine.space.takeSnapshot()
+        #expect(throws: VMError.self) { _ = try machine.restarted() }
+    }
 }
