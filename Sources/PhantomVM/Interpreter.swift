@@ -196,11 +196,11 @@ extension VirtualMachine {
     /// for this epoch (plain stores into it are then safe until the next
     /// safepoint).
     @inline(__always)
-    func enter(_ frame: ObjectRef, _ r: inout Registers) {
+    func enter(_ frame: ObjectRef, _ r: inout Registers, alreadyDirty: Bool = false) {
         let base = memory.base
         r.frame = frame
         let refs = memory.referenceCount(of: frame)
-        memory.space.willWrite(offset: frame.raw, length: memory.size(of: frame))
+        if !alreadyDirty { memory.space.willWrite(offset: frame.raw, length: memory.size(of: frame)) }
         r.code = memory.reference(frame, 1)
         r.this = memory.reference(frame, 2)
         r.codeBytes = UnsafePointer(base.assumingMemoryBound(to: UInt8.self)) + Int(memory.dataOffset(of: r.code)) + 24
@@ -362,7 +362,7 @@ extension VirtualMachine {
         data.storeBytes(of: UInt64(count) << 32, as: UInt64.self)
         data.storeBytes(of: UInt64(r.depth + 1) << 32, toByteOffset: 8, as: UInt64.self)
         // The thread's frame reference is written at the slice's end (a safepoint).
-        enter(callee, &r)
+        enter(callee, &r, alreadyDirty: true)
         return true
     }
 
@@ -664,6 +664,7 @@ extension VirtualMachine {
     }
 
     /// The code of a method by ordinal in a user class or its parents.
+    @inline(__always)
     func lookup(_ cls: ObjectRef, ordinal: Int) -> ObjectRef? {
         var current = cls
         while !current.isNull {
