@@ -84,6 +84,44 @@ func fnv1a(_ text: String) -> UInt32 {
     return hash
 }
 
+@Suite struct OutOfMemoryTests {
+    @Test func exhaustingTheHeapIsAGuestExceptionAndTheVMKeepsWorking() throws {
+        // Keeps every string alive in a directory until the 8 MiB heap is full.
+        let source = """
+        class hog
+        field d
+        method run 1
+            summon_by_name ".internal.directory"
+            new
+            os_save 0
+            iconst 0
+        loop:
+            is_dup
+            i2o                 ; key
+            sconst "a string that takes some room in the heap, again and again"
+            os_load 0
+            call 8 2            ; d.put(i, text)
+            os_drop
+            iconst 1
+            isum
+            jmp loop
+        end
+        """
+        let machine = try TestMachine(capacity: 8 << 20)
+        try machine.install(source)
+        let thread = try machine.vm.startThread(className: "hog")
+        machine.vm.run(budget: 50_000_000)
+        #expect(machine.vm.state(of: thread) == .failed)
+        #expect(machine.output.contains("out of persistent memory"), "\(machine.output.prefix(300))")
+        // The failed thread's garbage is collectable and other threads still run.
+        try machine.install(helloSource)
+        let hello = try machine.vm.startThread(className: "hello")
+        machine.vm.memory.collectGarbage()
+        machine.vm.run()
+        #expect(machine.vm.state(of: hello) == .finished)
+    }
+}
+
 @Suite struct ForeignImageTests {
     @Test func anImageWithOtherDataIsNotTakenForAnEmptyHeap() throws {
         let device = FaultyBlockDevice()

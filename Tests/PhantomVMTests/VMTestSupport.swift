@@ -12,7 +12,7 @@ final class TestMachine {
     let vm: VirtualMachine
     var output = ""
 
-    init(device: FaultyBlockDevice? = nil) throws {
+    init(device: FaultyBlockDevice? = nil, capacity: UInt64 = 256 << 20) throws {
         let device = device ?? FaultyBlockDevice()
         self.device = device
         if device.size == 0 {
@@ -20,7 +20,7 @@ final class TestMachine {
         } else {
             store = try Store.open(device, verification: .newestSnapshot)
         }
-        space = try PersistentSpace(store: store, capacity: 256 << 20)
+        space = try PersistentSpace(store: store, capacity: capacity)
         memory = try ObjectMemory(space: space)
         var sink: ((String) -> Void)? = nil
         vm = try VirtualMachine(memory: memory) { sink?($0) }
