@@ -7,11 +7,7 @@
 // either before or after it, never half collected; a crash during one rolls
 // back to the last snapshot like any other work.
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import PhantomHost
 
 /// What one collection found and did.
 public struct CollectionStats: Sendable {
@@ -172,8 +168,4 @@ extension ObjectMemory {
 }
 
 /// Monotonic time in ns.
-func monotonicNanos() -> UInt64 {
-    var spec = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &spec)
-    return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
-}
+func monotonicNanos() -> UInt64 { HostClock.monotonicNanos() }

@@ -1062,11 +1062,7 @@ private func pageChecksums(_ writes: [PageWrite]) -> [UInt32] {
 }
 
 /// Wall-clock time in ns since the Unix epoch.
-func nowNanos() -> Int64 {
-    var spec = timespec()
-    clock_gettime(CLOCK_REALTIME, &spec)
-    return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
-}
+func nowNanos() -> Int64 { HostClock.wallNanos() }
 
 /// Fills a buffer from the host's entropy source.
 func fillRandom(_ buffer: UnsafeMutableRawBufferPointer) {

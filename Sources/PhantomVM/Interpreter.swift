@@ -106,6 +106,11 @@ extension VirtualMachine {
         return budget - remaining
     }
 
+    /// True for a mutex object (not null, not an integer, of the mutex class).
+    func isMutex(_ object: ObjectRef) -> Bool {
+        !object.isNull && !Self.isInt(object) && classOf(object) == mutexClass
+    }
+
     /// True when what a blocked thread waits for is ready: a free mutex, or
     /// a thread that has ended.
     func isReady(_ awaited: ObjectRef) -> Bool {
@@ -610,7 +615,7 @@ extension VirtualMachine {
                 r.isp += 1
             case 0x62:  // general_lock
                 let mutex = ObjectRef(raw: r.objects[r.osp - 1])
-                guard !mutex.isNull, !Self.isInt(mutex), classOf(mutex) == mutexClass else {
+                guard isMutex(mutex) else {
                     r.pc -= 1
                     if !fault("general_lock: \(describe(mutex)) is not a mutex", thread: thread, &r) { running = false; break loop }
                     continue loop
@@ -634,7 +639,7 @@ extension VirtualMachine {
                 }
             case 0x63:  // general_unlock
                 let mutex = ObjectRef(raw: r.objects[r.osp - 1])
-                guard !mutex.isNull, !Self.isInt(mutex), classOf(mutex) == mutexClass, memory.reference(mutex, 0) == thread else {
+                guard isMutex(mutex), memory.reference(mutex, 0) == thread else {
                     r.pc -= 1
                     if !fault("general_unlock: \(describe(mutex)) is not a mutex this thread holds", thread: thread, &r) { running = false; break loop }
                     continue loop

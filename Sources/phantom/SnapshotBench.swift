@@ -193,8 +193,4 @@ struct SnapshotBenchResults: Encodable {
     var heaps: [Heap] = []
 }
 
-func monotonicNanos() -> UInt64 {
-    var spec = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &spec)
-    return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
-}
+func monotonicNanos() -> UInt64 { HostClock.monotonicNanos() }

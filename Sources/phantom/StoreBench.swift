@@ -298,11 +298,7 @@ func settle() {
     usleep(200_000)
 }
 
-func monotonicSeconds() -> Double {
-    var spec = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &spec)
-    return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
-}
+func monotonicSeconds() -> Double { HostClock.monotonicSeconds() }
 
 func median(_ values: [Double]) -> Double { percentile(values, 0.5) }
 
