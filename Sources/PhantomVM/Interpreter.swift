@@ -55,7 +55,7 @@ extension VirtualMachine {
     public func startThread(on receiver: ObjectRef, method name: String, arguments values: [ObjectRef] = []) throws(VMError) -> ObjectRef {
         let cls = classOf(receiver)
         guard let code = method(named: name, in: cls) else { throw .unknownMethod(className: className(cls), method: name) }
-        let arguments = Int(memory.word(code, at: 0) & 0xFFFF_FFFF)
+        let arguments = codeShape(code).arguments
         let frame = try makeFrame(code: code, this: receiver, previous: .null, depth: 0)
         if arguments >= 1 {
             for (index, value) in values.prefix(arguments).enumerated() { memory.setReference(frame, Self.frameFixedRefs + index, value) }
@@ -163,9 +163,8 @@ extension VirtualMachine {
     }
 
     func makeFrame(code: ObjectRef, this: ObjectRef, previous: ObjectRef, depth: UInt32) throws(VMError) -> ObjectRef {
-        let maxObjects = Int(memory.word(code, at: 0) >> 32)
-        let maxIntegers = Int(memory.word(code, at: 8) & 0xFFFF_FFFF)
-        let frame = try allocate(frameClass, references: Self.frameFixedRefs + maxObjects, bytes: 16 + 8 * maxIntegers)
+        let shape = codeShape(code)
+        let frame = try allocate(frameClass, references: Self.frameFixedRefs + shape.maxObjects, bytes: 16 + 8 * shape.maxIntegers)
         memory.setReference(frame, 0, previous)
         memory.setReference(frame, 1, code)
         memory.setReference(frame, 2, this)
@@ -335,7 +334,8 @@ extension VirtualMachine {
                 return fault(problem.message, thread: thread, &r)
             }
         }
-        let declared = Int(memory.word(target, at: 0) & 0xFFFF_FFFF)
+        let shape = codeShape(target)
+        let declared = shape.arguments
         if declared != count {
             r.pc -= 6
             return fault("\(className(cls)).\(string(memory.reference(target, 1))) takes \(declared) arguments, called with \(count)", thread: thread, &r)
@@ -348,8 +348,8 @@ extension VirtualMachine {
         save(r)
         // The callee's frame: allocated zeroed, its pages marked dirty once,
         // then filled with plain stores.
-        let maxObjects = Int(memory.word(target, at: 0) >> 32)
-        let maxIntegers = Int(memory.word(target, at: 8) & 0xFFFF_FFFF)
+        let maxObjects = shape.maxObjects
+        let maxIntegers = shape.maxIntegers
         guard let callee = try? memory.allocate(class: frameClass, references: Self.frameFixedRefs + maxObjects, bytes: 16 + 8 * maxIntegers) else {
             r.osp += count + 1
             r.pc -= 6

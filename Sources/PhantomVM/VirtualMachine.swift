@@ -320,6 +320,14 @@ public final class VirtualMachine {
         return InternalKind(rawValue: memory.word(cls, at: 8)) ?? .none
     }
 
+    /// The first header words of a code object (see `makeCode`): arguments,
+    /// deepest object stack, deepest integer stack.
+    @inline(__always)
+    func codeShape(_ code: ObjectRef) -> (arguments: Int, maxObjects: Int, maxIntegers: Int) {
+        let first = memory.word(code, at: 0)
+        return (Int(first & 0xFFFF_FFFF), Int(first >> 32), Int(memory.word(code, at: 8) & 0xFFFF_FFFF))
+    }
+
     /// A class's name.
     public func className(_ cls: ObjectRef) -> String { cls.isNull ? "null" : string(memory.reference(cls, 0)) }
 

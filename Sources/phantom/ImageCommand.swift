@@ -171,7 +171,6 @@ struct ImageCommand: ParsableCommand {
                 let memory = UnsafeMutableRawBufferPointer.allocate(byteCount: pages * Layout.blockSize, alignment: 4096)
                 defer { memory.deallocate() }
                 for _ in 0..<snapshots {
-                    let id = (store.newestSnapshot?.id ?? 0) + 1
                     let expected = store.nextSnapshotID
                     let numbers = WriteTestPattern.pages(snapshot: expected, count: pages, pageCount: store.pageCount)
                     var writes: [PageWrite] = []
@@ -181,7 +180,6 @@ struct ImageCommand: ParsableCommand {
                         writes.append(PageWrite(page: page, bytes: UnsafeRawBufferPointer(slice)))
                     }
                     let info = try store.commit(writes)
-                    _ = id
                     printNow("committed snapshot \(info.id): \(info.pagesWritten) pages, \(info.bytesWritten) bytes")
                 }
             }
