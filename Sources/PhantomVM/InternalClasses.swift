@@ -10,6 +10,9 @@ struct GuestProblem: Error {
     /// Not an error: the call must wait for this object (a thread to end);
     /// the call instruction runs again when it is ready.
     var waitFor: ObjectRef? = nil
+    /// Not an error: the thread sleeps until its wake-up time, then the
+    /// call runs again.
+    var sleep = false
 }
 
 extension VirtualMachine {
@@ -53,12 +56,23 @@ extension VirtualMachine {
             }
             return make(String(decoding: bytes[Int(from)..<Int(to)], as: UTF8.self))
         case (.array, 8):  // get(index)
-            guard let index = integer(0), index >= 0, Int(index) < arrayCount(receiver) else {
+            guard let index = integer(0), index >= 0, Int(index) < guestArrayCount(receiver) else {
                 return .failure(GuestProblem(message: "array index out of range"))
             }
-            return .success(arrayGet(receiver, Int(index)))
+            return .success(guestArrayGet(receiver, Int(index)))
+        case (.array, 9):  // set(index, value): grows the array
+            guard let index = integer(0), index >= 0 else { return .failure(GuestProblem(message: "array index out of range")) }
+            return wrap { () throws(VMError) in
+                try guestArraySet(receiver, Int(index), argument(1) ?? .null)
+                return .null
+            }
         case (.array, 10):  // size
-            return .success(Self.box(Int32(arrayCount(receiver))))
+            return .success(Self.box(Int32(guestArrayCount(receiver))))
+        case (.array, 11):  // append(value)
+            return wrap { () throws(VMError) in
+                try guestArraySet(receiver, guestArrayCount(receiver), argument(0) ?? .null)
+                return .null
+            }
         case (.directory, 8):  // put(key, value) -> previous value or null
             guard let key = argument(0), !key.isNull else { return .failure(GuestProblem(message: "directory.put needs a key")) }
             return wrap { () throws(VMError) in try directoryPut(receiver, key: key, value: argument(1) ?? .null) }
@@ -73,13 +87,12 @@ extension VirtualMachine {
         case (.directory, 13):  // keys -> array
             return wrap { () throws(VMError) in
                 let table = directoryTable(receiver)
-                let keys = try newArray(capacity: max(1, Int(memory.word(receiver, at: 0))))
+                let keys = try newGuestArray(capacity: max(1, Int(memory.word(receiver, at: 0))))
                 var count = 0
                 for slot in stride(from: 0, to: memory.referenceCount(of: table), by: 2) where !memory.reference(table, slot).isNull {
-                    arraySet(keys, count, memory.reference(table, slot))
+                    try guestArraySet(keys, count, memory.reference(table, slot))
                     count += 1
                 }
-                memory.setWord(keys, at: 0, UInt64(count))
                 return keys
             }
         case (.thread, 8):  // join -> the thread's result, once it has ended
@@ -88,8 +101,22 @@ extension VirtualMachine {
             case .failed: return .failure(GuestProblem(message: "joined thread failed: \(describe(result(of: receiver)))"))
             default: return .failure(GuestProblem(message: "", waitFor: receiver))
             }
-        case (.thread, 9):  // state: 0 runnable, 1 finished, 2 failed, 3 blocked
+        case (.thread, 9):  // state: 0 runnable, 1 finished, 2 failed, 3 blocked, 4 sleeping
             return .success(Self.box(Int32(truncatingIfNeeded: memory.word(receiver, at: 0))))
+        case (.thread, 10):  // sleep(ms)
+            return sleep(receiver, milliseconds: integer(0))
+        case (.mutex, 8):  // lock
+            return lockMutex(receiver)
+        case (.mutex, 9):  // unlock
+            return unlockMutex(receiver)
+        case (.cond, 8):  // wait(mutex)
+            return conditionWait(receiver, mutex: argument(0))
+        case (.cond, 9), (.cond, 10):  // signal, broadcast
+            return conditionSignal(receiver, all: ordinal == 10)
+        case (.long, 8), (.float, 8), (.double, 8):  // value as an int (truncating; saturating for float/double)
+            let type = numericType(of: receiver)!
+            let value = Self.convert(Int64(bitPattern: memory.word(receiver, at: 0)), from: type, to: nil)
+            return .success(Self.box(Int32(truncatingIfNeeded: value)))
         case (.stringBuilder, 8):  // append(x) -> the builder
             return wrap { () throws(VMError) in
                 try builderAppend(receiver, Array(describe(argument(0) ?? .null).utf8))
@@ -113,6 +140,11 @@ extension VirtualMachine {
             if kind == .string && !other.isNull && !Self.isInt(other) && classOf(other) == stringClass {
                 return .success(Self.box(string(receiver) == string(other) ? 1 : 0))
             }
+            if let type = numericType(of: receiver) {
+                // Same type and the same bits, as Java's Long/Double.equals.
+                let same = numericType(of: other) == type && memory.word(receiver, at: 0) == memory.word(other, at: 0)
+                return .success(Self.box(same ? 1 : 0))
+            }
             return .success(Self.box(receiver == other ? 1 : 0))
         case (_, Ordinal.toString):
             return make(describe(receiver))
@@ -124,6 +156,10 @@ extension VirtualMachine {
                 return .success(Self.box(Int32(bitPattern: hash)))
             }
             if Self.isInt(receiver) { return .success(Self.box(Self.unbox(receiver))) }
+            if numericType(of: receiver) != nil {
+                let bits = memory.word(receiver, at: 0)
+                return .success(Self.box(Int32(truncatingIfNeeded: bits ^ bits >> 32)))
+            }
             return .success(Self.box(Int32(truncatingIfNeeded: receiver.raw >> 4)))
         default:
             return .failure(GuestProblem(message: "\(className(cls)) has no method \(ordinal)"))

@@ -20,124 +20,20 @@ import Glibc
 import Darwin
 #endif
 
-/// How a thread stands.
-public enum ThreadState: UInt64, Sendable {
-    /// Ready to run.
-    case runnable = 0
-    /// Returned from its first method.
-    case finished = 1
-    /// Ended by an uncaught exception.
-    case failed = 2
-    /// Waiting (thread slot 2) for a mutex to be free or a thread to end; it
-    /// re-executes its lock or join instruction then, so a wait survives a
-    /// restart.
-    case blocked = 3
-}
-
 extension VirtualMachine {
     static let frameFixedRefs = 4
     static let maxCallDepth = 100_000
-
-    // MARK: - Threads
-
-    /// Starts a thread running `method` of a new instance of `className`,
-    /// passing the boot object if the method takes an argument.
-    @discardableResult
-    public func startThread(className: String, method name: String = "run") throws(VMError) -> ObjectRef {
-        guard let cls = classesByName[className] else { throw .unknownClass(className) }
-        guard method(named: name, in: cls) != nil else { throw .unknownMethod(className: className, method: name) }
-        return try startThread(on: try instantiate(cls), method: name, arguments: [bootObject])
-    }
-
-    /// Starts a thread running `method` of an existing object (threads may
-    /// share objects). Extra arguments are dropped, missing ones are null.
-    @discardableResult
-    public func startThread(on receiver: ObjectRef, method name: String, arguments values: [ObjectRef] = []) throws(VMError) -> ObjectRef {
-        let cls = classOf(receiver)
-        guard let code = method(named: name, in: cls) else { throw .unknownMethod(className: className(cls), method: name) }
-        let arguments = codeShape(code).arguments
-        let frame = try makeFrame(code: code, this: receiver, previous: .null, depth: 0)
-        if arguments >= 1 {
-            for (index, value) in values.prefix(arguments).enumerated() { memory.setReference(frame, Self.frameFixedRefs + index, value) }
-            setFrameRegisters(frame, pc: 0, osp: UInt32(arguments), isp: 0)
-        }
-        let thread = try allocate(threadClass, references: 3, bytes: 16)
-        memory.setReference(thread, 0, frame)
-        try arrayAppend(holder: world, slot: 1, thread)
-        return thread
-    }
-
-    /// Every thread object, in start order.
-    public var threads: [ObjectRef] {
-        let array = memory.reference(world, 1)
-        return (0..<arrayCount(array)).map { arrayGet(array, $0) }
-    }
-
-    /// A thread's state.
-    public func state(of thread: ObjectRef) -> ThreadState { ThreadState(rawValue: memory.word(thread, at: 0)) ?? .failed }
-    /// Instructions a thread has run.
-    public func instructions(of thread: ObjectRef) -> UInt64 { memory.word(thread, at: 8) }
-    /// What a finished thread returned, or the exception that ended a failed one.
-    public func result(of thread: ObjectRef) -> ObjectRef { memory.reference(thread, 1) }
-
-    /// Runs runnable threads round robin, `slice` instructions at a time,
-    /// until none is runnable or `budget` instructions have run. Returns
-    /// between slices: a safepoint, where a snapshot may begin.
-    @discardableResult
-    public func run(budget: Int = .max, slice: Int = 10_000) -> Int {
-        var remaining = budget
-        while remaining > 0 {
-            var ranAny = false
-            for thread in threads {
-                if state(of: thread) == .blocked {
-                    guard isReady(memory.reference(thread, 2)) else { continue }
-                    memory.setWord(thread, at: 0, ThreadState.runnable.rawValue)
-                    memory.setReference(thread, 2, .null)
-                }
-                guard state(of: thread) == .runnable else { continue }
-                let ran = runSlice(thread, budget: min(slice, remaining))
-                remaining -= ran
-                ranAny = true
-                collectIfDue()
-                if remaining <= 0 { break }
-            }
-            if !ranAny { break }
-        }
-        return budget - remaining
-    }
-
-    /// True for a mutex object (not null, not an integer, of the mutex class).
-    func isMutex(_ object: ObjectRef) -> Bool {
-        !object.isNull && !Self.isInt(object) && classOf(object) == mutexClass
-    }
-
-    /// True when what a blocked thread waits for is ready: a free mutex, or
-    /// a thread that has ended.
-    func isReady(_ awaited: ObjectRef) -> Bool {
-        if awaited.isNull { return true }
-        let cls = classOf(awaited)
-        if cls == mutexClass { return memory.reference(awaited, 0).isNull }
-        if cls == threadClass { let s = state(of: awaited); return s == .finished || s == .failed }
-        return true
-    }
-
-    /// Collects garbage at a safepoint once the heap has grown by as much as
-    /// survived the last collection (at least 64 MiB): the cost of a
-    /// collection stays proportional to the allocation that made it due.
-    func collectIfDue() {
-        let allocated = memory.bytesAllocated
-        guard allocated - bytesAtLastCollection > max(64 << 20, liveAfterLastCollection) else { return }
-        let stats = memory.collectGarbage()
-        bytesAtLastCollection = memory.bytesAllocated
-        liveAfterLastCollection = UInt64(stats.liveBytes)
-    }
 
     func instantiate(_ cls: ObjectRef) throws(VMError) -> ObjectRef {
         switch kind(of: cls) {
         case .class, .code, .frame, .thread:
             throw .notInstantiable(className(cls))
         case .string: return try newString("")
-        case .array: return try newArray(capacity: 4)
+        case .array: return try newGuestArray()
+        case .long: return try box(0, as: .long)
+        case .float: return try box(Self.slot(float: 0), as: .float)
+        case .double: return try box(Self.slot(double: 0), as: .double)
+        case .cond: return try allocate(condClass, references: 1, bytes: 0)
         case .int: return Self.box(0)
         case .mutex: return try allocate(mutexClass, references: 1, bytes: 0)
         case .directory:
@@ -232,10 +128,10 @@ extension VirtualMachine {
         while true {
             let catchers = memory.reference(r.frame, 3)
             if !catchers.isNull {
-                var count = arrayCount(catchers)
+                var count = tableCount(catchers)
                 while count > 0 {
                     count -= 1
-                    let catcher = arrayGet(catchers, count)
+                    let catcher = tableGet(catchers, count)
                     memory.setWord(catchers, at: 0, UInt64(count))
                     let wanted = memory.reference(catcher, 0)
                     if wanted.isNull || isInstance(exception, of: wanted) {
@@ -321,6 +217,11 @@ extension VirtualMachine {
             case let .failure(problem):
                 r.osp += count + 1
                 r.pc -= 6
+                if problem.sleep {
+                    save(r)
+                    memory.setWord(thread, at: 0, ThreadState.sleeping.rawValue)
+                    return false
+                }
                 if let awaited = problem.waitFor {
                     if awaited == thread {
                         return fault("a thread cannot join itself", thread: thread, &r)
@@ -393,6 +294,8 @@ extension VirtualMachine {
     /// Runs one thread for at most `budget` instructions; returns how many ran.
     func runSlice(_ thread: ObjectRef, budget: Int) -> Int {
         var r = Registers()
+        currentThread = thread
+        defer { currentThread = .null }
         enter(memory.reference(thread, 0), &r)
         var executed = 0
         var running = true
@@ -502,7 +405,7 @@ extension VirtualMachine {
                 r.integers[u32(r.codeBytes, r.pc)] = r.integers[r.isp]
                 r.pc += 4
             case 0x28:  // const_pool
-                r.objects[r.osp] = arrayGet(memory.reference(r.code, 2), u32(r.codeBytes, r.pc)).raw
+                r.objects[r.osp] = tableGet(memory.reference(r.code, 2), u32(r.codeBytes, r.pc)).raw
                 r.osp += 1
                 r.pc += 4
             case 0x29:  // stack_reserve objects integers
@@ -521,15 +424,15 @@ extension VirtualMachine {
                     memory.setReference(catcher, 0, wanted)
                     memory.setWord(catcher, at: 0, UInt64(handler) | UInt64(r.osp) << 32)
                     memory.setWord(catcher, at: 8, UInt64(r.isp))
-                    if memory.reference(r.frame, 3).isNull { memory.setReference(r.frame, 3, try newArray(capacity: 4)) }
-                    try arrayAppend(holder: r.frame, slot: 3, catcher)
+                    if memory.reference(r.frame, 3).isNull { memory.setReference(r.frame, 3, try newTable(capacity: 4)) }
+                    try tableAppend(holder: r.frame, slot: 3, catcher)
                 } catch {
                     if !fault("out of memory", thread: thread, &r) { running = false; break loop }
                 }
             case 0x2E:  // pop_catcher
                 let catchers = memory.reference(r.frame, 3)
-                if !catchers.isNull && arrayCount(catchers) > 0 {
-                    memory.setWord(catchers, at: 0, UInt64(arrayCount(catchers) - 1))
+                if !catchers.isNull && tableCount(catchers) > 0 {
+                    memory.setWord(catchers, at: 0, UInt64(tableCount(catchers) - 1))
                 }
             case 0x2F:  // throw
                 r.osp -= 1
@@ -613,6 +516,21 @@ extension VirtualMachine {
                 r.osp -= 1
                 r.integers[r.isp] = r.objects[r.osp] == 0 ? 1 : 0
                 r.isp += 1
+            case 0x5C, 0x5D, 0x5E:  // prefix_long, prefix_float, prefix_double + the instruction
+                let type: NumericType = opcode == 0x5C ? .long : opcode == 0x5D ? .float : .double
+                let next = r.codeBytes[r.pc]
+                r.pc += 1
+                if let problem = executePrefixed(type, next, &r) {
+                    r.pc -= 2
+                    if !fault(problem, thread: thread, &r) { running = false; break loop }
+                }
+            case 0x64, 0x65:  // ieq, ineq (int)
+                r.isp -= 1
+                let equal = Int32(truncatingIfNeeded: r.integers[r.isp]) == Int32(truncatingIfNeeded: r.integers[r.isp - 1])
+                r.integers[r.isp - 1] = equal == (opcode == 0x64) ? 1 : 0
+            case 0x74, 0x75, 0x76, 0x77:  // fromi, froml, fromf, fromd: to int
+                let from: NumericType? = opcode == 0x74 ? nil : opcode == 0x75 ? .long : opcode == 0x76 ? .float : .double
+                r.integers[r.isp - 1] = Self.convert(r.integers[r.isp - 1], from: from, to: nil)
             case 0x62:  // general_lock
                 let mutex = ObjectRef(raw: r.objects[r.osp - 1])
                 guard isMutex(mutex) else {
@@ -620,7 +538,7 @@ extension VirtualMachine {
                     if !fault("general_lock: \(describe(mutex)) is not a mutex", thread: thread, &r) { running = false; break loop }
                     continue loop
                 }
-                let owner = memory.reference(mutex, 0)
+                let owner = mutexOwner(mutex)
                 if owner.isNull {
                     memory.setReference(mutex, 0, thread)
                     r.osp -= 1
@@ -674,8 +592,8 @@ extension VirtualMachine {
         var current = cls
         while !current.isNull {
             let methods = memory.reference(current, 1)
-            if !methods.isNull && ordinal < arrayCount(methods) {
-                let code = arrayGet(methods, ordinal)
+            if !methods.isNull && ordinal < tableCount(methods) {
+                let code = tableGet(methods, ordinal)
                 if !code.isNull { return code }
             }
             current = memory.reference(current, 2)

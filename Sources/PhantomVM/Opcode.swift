@@ -23,6 +23,12 @@ public enum OperandKind: Sendable, Equatable {
     case reserve
 }
 
+/// The value types of the integer stack besides `int`, selected by a prefix
+/// byte before the instruction. Every value takes one 64-bit slot.
+public enum NumericType: Sendable, Equatable {
+    case long, float, double
+}
+
 /// An opcode of the PVM.
 public enum Opcode: UInt8, CaseIterable, Sendable {
     case nop = 0x00
@@ -87,11 +93,22 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
     case osEq = 0x58
     case osNeq = 0x59
     case osIsNull = 0x5A
+    case prefixLong = 0x5C
+    case prefixFloat = 0x5D
+    case prefixDouble = 0x5E
     case generalLock = 0x62
     case generalUnlock = 0x63
+    /// Equality of two integer-stack values (this package's addition, in
+    /// the range the original leaves unused).
+    case ieq = 0x64
+    case ineq = 0x65
     case ishl = 0x70
     case ishr = 0x71
     case ushr = 0x72
+    case fromi = 0x74
+    case froml = 0x75
+    case fromf = 0x76
+    case fromd = 0x77
 
     /// The assembler's name for it.
     public var mnemonic: String {
@@ -158,11 +175,20 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
         case .osEq: "os_eq"
         case .osNeq: "os_neq"
         case .osIsNull: "os_isnull"
+        case .prefixLong: "prefix_long"
+        case .prefixFloat: "prefix_float"
+        case .prefixDouble: "prefix_double"
         case .generalLock: "general_lock"
         case .generalUnlock: "general_unlock"
+        case .ieq: "ieq"
+        case .ineq: "ineq"
         case .ishl: "ishl"
         case .ishr: "ishr"
         case .ushr: "ushr"
+        case .fromi: "fromi"
+        case .froml: "froml"
+        case .fromf: "fromf"
+        case .fromd: "fromd"
         }
     }
 
@@ -190,6 +216,32 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
         case .i32, .target, .constant, .string: 4
         case .call8: 5
         case .i64: 8
+        }
+    }
+
+    /// The value type a prefix selects.
+    public var prefixType: NumericType? {
+        switch self {
+        case .prefixLong: .long
+        case .prefixFloat: .float
+        case .prefixDouble: .double
+        default: nil
+        }
+    }
+
+    /// True if a `prefix` may stand before this opcode.
+    public func accepts(prefix type: NumericType) -> Bool {
+        switch self {
+        case .isum, .imul, .isubul, .isublu, .idivul, .idivlu, .iremul, .iremlu,
+             .ige, .ile, .igt, .ilt, .ieq, .ineq, .i2o, .o2i, .fromi, .froml, .fromf, .fromd,
+             .isDup, .isDrop, .isGet32, .isSet32:
+            return true
+        case .ior, .iand, .ixor, .inot, .ishl, .ishr, .ushr, .iconst64:
+            return type == .long || (self == .iconst64 && type == .double)
+        case .iconst32:
+            return type == .float
+        default:
+            return false
         }
     }
 

@@ -32,6 +32,8 @@ public struct Instruction: Equatable, Sendable {
     public let string: [UInt8]
     /// Offset of the next instruction.
     public let next: Int
+    /// The type prefix before the opcode, if any (`offset` is the prefix's).
+    public var prefix: NumericType? = nil
 }
 
 /// Decodes and checks methods.
@@ -39,10 +41,23 @@ public enum Verifier {
     /// Decodes the instruction at `offset`, or says why it cannot.
     public static func decode(_ code: [UInt8], at offset: Int) -> Result<Instruction, DecodeProblem> {
         guard offset < code.count else { return .failure(DecodeProblem(reason: "runs off the end of the code")) }
-        guard let opcode = Opcode(rawValue: code[offset]) else {
+        guard var opcode = Opcode(rawValue: code[offset]) else {
             return .failure(DecodeProblem(reason: "unknown opcode 0x" + String(code[offset], radix: 16)))
         }
         var position = offset + 1
+        // A type prefix and the instruction it modifies decode as one
+        // instruction, so that no jump can land between them.
+        var prefix: NumericType? = nil
+        if let type = opcode.prefixType {
+            guard position < code.count else { return .failure(DecodeProblem(reason: "\(opcode.mnemonic) at the end of the code")) }
+            guard let next = Opcode(rawValue: code[position]), next.accepts(prefix: type) else {
+                let shown = Opcode(rawValue: code[position])?.mnemonic ?? "opcode 0x" + String(code[position], radix: 16)
+                return .failure(DecodeProblem(reason: "\(opcode.mnemonic) cannot stand before \(shown)"))
+            }
+            opcode = next
+            prefix = type
+            position += 1
+        }
         guard position + opcode.operandSize <= code.count else { return .failure(DecodeProblem(reason: "\(opcode.mnemonic): operand runs past the end of the code")) }
         func int(_ bytes: Int) -> Int64 {
             var value: UInt64 = 0
@@ -69,7 +84,7 @@ public enum Verifier {
             string = Array(code[position..<(position + length)])
             position += length
         }
-        return .success(Instruction(offset: offset, opcode: opcode, operands: operands, string: string, next: position))
+        return .success(Instruction(offset: offset, opcode: opcode, operands: operands, string: string, next: position, prefix: prefix))
     }
 
     /// Stack depths found by `analyze`.
@@ -193,9 +208,11 @@ public enum Verifier {
             case .i2o: try pop(0, 1); push(1, 0)
             case .o2i: try pop(1, 0); push(0, 1)
             case .isum, .imul, .isubul, .isublu, .idivul, .idivlu, .ior, .iand, .ixor, .logOr, .logAnd, .logXor,
-                 .ige, .ile, .igt, .ilt, .iremul, .iremlu, .ishl, .ishr, .ushr:
+                 .ige, .ile, .igt, .ilt, .iremul, .iremlu, .ishl, .ishr, .ushr, .ieq, .ineq:
                 try pop(0, 2); push(0, 1)
-            case .inot, .logNot: try pop(0, 1); push(0, 1)
+            case .inot, .logNot, .fromi, .froml, .fromf, .fromd: try pop(0, 1); push(0, 1)
+            case .prefixLong, .prefixFloat, .prefixDouble:
+                throw fail(at, "a prefix was decoded alone")
             case .osEq, .osNeq: try pop(2, 0); push(0, 1)
             case .osIsNull: try pop(1, 0); push(0, 1)
             case .generalLock, .generalUnlock: try pop(1, 0)

@@ -12,14 +12,21 @@
 //                                        12 mutex class
 //                                        13 directory class
 //                                        14 string builder class
+//                                        15 long class
+//                                        16 float class
+//                                        17 double class
+//                                        18 condition class
 // ```
+// Plain words: 0 layout version, 8 system time (ns) at the last safepoint.
 // docs/vm-objects.md draws every VM object.
 
+import PhantomHost
 import PhantomMemory
 
 /// Kinds of internal classes: their methods are implemented in Swift.
 public enum InternalKind: UInt64, Sendable {
     case none = 0, object, int, string, `class`, code, array, thread, frame, boot, mutex, directory, stringBuilder
+    case long, float, double, cond
 }
 
 /// Errors of the VM's host-side API (guest errors become guest exceptions).
@@ -64,15 +71,25 @@ public final class VirtualMachine {
     var mutexClass = ObjectRef.null
     var directoryClass = ObjectRef.null
     var stringBuilderClass = ObjectRef.null
+    var longClass = ObjectRef.null
+    var floatClass = ObjectRef.null
+    var doubleClass = ObjectRef.null
+    var condClass = ObjectRef.null
     /// Class name -> class object (rebuilt at boot).
     var classesByName: [String: ObjectRef] = [:]
     /// Garbage collection pacing (transient: a restart starts afresh).
     var bytesAtLastCollection: UInt64 = 0
     var liveAfterLastCollection: UInt64 = 0
+    /// The thread whose slice is running (null between slices).
+    var currentThread = ObjectRef.null
+    /// System time (see Scheduler.swift): the image's at boot, and the
+    /// host's monotonic clock then.
+    var systemNanosAtBoot: UInt64 = 0
+    var hostNanosAtBoot: UInt64 = 0
 
-    static let worldSlots = 15
+    static let worldSlots = 19
     /// Version of the world's layout (the world's first plain word).
-    static let worldVersion: UInt64 = 1
+    static let worldVersion: UInt64 = 2
 
     /// Opens the VM of an object memory, creating the world on a new image.
     public init(memory: ObjectMemory, console: @escaping (String) -> Void = { print($0, terminator: "") }) throws(VMError) {
@@ -84,22 +101,25 @@ public final class VirtualMachine {
         } else {
             try loadWorld()
         }
+        systemNanosAtBoot = memory.word(world, at: 8)
+        hostNanosAtBoot = HostClock.monotonicNanos()
     }
 
     var world: ObjectRef { memory.root }
 
     private func createWorld() throws(VMError) {
-        let world = try allocate(.null, references: Self.worldSlots, bytes: 8)
+        let world = try allocate(.null, references: Self.worldSlots, bytes: 16)
         memory.setWord(world, at: 0, Self.worldVersion)
         memory.root = world
-        memory.setReference(world, 0, try newArray(capacity: 16))
-        memory.setReference(world, 1, try newArray(capacity: 4))
+        memory.setReference(world, 0, try newTable(capacity: 16))
+        memory.setReference(world, 1, try newTable(capacity: 4))
         let names: [(Int, String, InternalKind)] = [
             (3, ".internal.int", .int), (4, ".internal.string", .string), (5, ".internal.class", .class),
             (6, ".internal.code", .code), (7, ".internal.array", .array), (8, ".internal.thread", .thread),
             (9, ".internal.call_frame", .frame), (10, ".internal.boot", .boot), (11, ".internal.object", .object),
             (12, ".internal.mutex", .mutex), (13, ".internal.directory", .directory),
-            (14, ".internal.string_builder", .stringBuilder),
+            (14, ".internal.string_builder", .stringBuilder), (15, ".internal.long", .long),
+            (16, ".internal.float", .float), (17, ".internal.double", .double), (18, ".internal.cond", .cond),
         ]
         // Class objects first (their class, the class class, does not exist
         // yet), then their headers and names.
@@ -113,7 +133,7 @@ public final class VirtualMachine {
             let cls = memory.reference(world, slot)
             memory.setClass(cls, classClass)
             memory.setReference(cls, 0, try newString(name))
-            memory.setReference(cls, 1, try newArray(capacity: 1))
+            memory.setReference(cls, 1, try newTable(capacity: 1))
             try register(cls, name: name)
         }
         memory.setReference(world, 2, try allocate(bootClass, references: 0, bytes: 0))
@@ -121,20 +141,22 @@ public final class VirtualMachine {
 
     private func loadWorld() throws(VMError) {
         let world = self.world
-        guard memory.isValidObject(world), memory.referenceCount(of: world) == Self.worldSlots,
-              memory.size(of: world) >= 16 + 8 * Self.worldSlots + 8 else {
+        guard memory.isValidObject(world), memory.size(of: world) >= 16 + 8 * memory.referenceCount(of: world) + 8 else {
             throw .badWorld("the root object is not a PVM world")
         }
         let version = memory.word(world, at: 0)
         guard version == Self.worldVersion else { throw .badWorld("world layout version \(version); this build reads \(Self.worldVersion)") }
+        guard memory.referenceCount(of: world) == Self.worldSlots, memory.size(of: world) >= 16 + 8 * Self.worldSlots + 16 else {
+            throw .badWorld("the root object is not a PVM world")
+        }
         for slot in 0..<Self.worldSlots where slot != 2 || !memory.reference(world, slot).isNull {
             guard memory.isValidObject(memory.reference(world, slot)) else { throw .badWorld("world slot \(slot) does not hold an object") }
         }
         try cacheWellKnown()
         let table = memory.reference(world, 0)
-        guard arrayCount(table) <= memory.referenceCount(of: table) else { throw .badWorld("the class table is damaged") }
-        for index in 0..<arrayCount(table) {
-            let cls = arrayGet(table, index)
+        guard tableCount(table) <= memory.referenceCount(of: table) else { throw .badWorld("the class table is damaged") }
+        for index in 0..<tableCount(table) {
+            let cls = tableGet(table, index)
             if cls.isNull { continue }
             guard memory.isValidObject(cls), memory.referenceCount(of: cls) >= 3, memory.isValidObject(memory.reference(cls, 0)) else {
                 throw .badWorld("class table entry \(index) is damaged")
@@ -157,6 +179,10 @@ public final class VirtualMachine {
         mutexClass = memory.reference(world, 12)
         directoryClass = memory.reference(world, 13)
         stringBuilderClass = memory.reference(world, 14)
+        longClass = memory.reference(world, 15)
+        floatClass = memory.reference(world, 16)
+        doubleClass = memory.reference(world, 17)
+        condClass = memory.reference(world, 18)
     }
 
     /// The boot object passed to programs' `run`.
@@ -165,13 +191,13 @@ public final class VirtualMachine {
     private func register(_ cls: ObjectRef, name: String) throws(VMError) {
         let table = memory.reference(world, 0)
         var replaced = false
-        for index in 0..<arrayCount(table) where !arrayGet(table, index).isNull {
-            if string(memory.reference(arrayGet(table, index), 0)) == name {
-                arraySet(table, index, cls)
+        for index in 0..<tableCount(table) where !tableGet(table, index).isNull {
+            if string(memory.reference(tableGet(table, index), 0)) == name {
+                tableSet(table, index, cls)
                 replaced = true
             }
         }
-        if !replaced { try arrayAppend(holder: world, slot: 0, cls) }
+        if !replaced { try tableAppend(holder: world, slot: 0, cls) }
         classesByName[name] = cls
     }
 
@@ -194,7 +220,7 @@ public final class VirtualMachine {
         memory.setReference(cls, 0, try newString(file.name))
         memory.setReference(cls, 2, parent)
         let size = (file.methods.map(\.ordinal).max() ?? -1) + 1
-        let methods = try newArray(capacity: max(size, 1))
+        let methods = try newTable(capacity: max(size, 1))
         memory.setWord(methods, at: 0, UInt64(size))
         memory.setReference(cls, 1, methods)
         for method in file.methods {
@@ -213,7 +239,7 @@ public final class VirtualMachine {
         let code = try allocate(codeClass, references: 3, bytes: bytes)
         memory.setReference(code, 0, owner)
         memory.setReference(code, 1, try newString(method.name))
-        let constants = try newArray(capacity: max(1, method.constants.count))
+        let constants = try newTable(capacity: max(1, method.constants.count))
         for (index, text) in method.constants.enumerated() { memory.setReference(constants, index, try newString(text)) }
         memory.setWord(constants, at: 0, UInt64(method.constants.count))
         memory.setReference(code, 2, constants)
@@ -237,8 +263,8 @@ public final class VirtualMachine {
         while !current.isNull {
             let methods = memory.reference(current, 1)
             if !methods.isNull {
-                for index in 0..<arrayCount(methods) {
-                    let code = arrayGet(methods, index)
+                for index in 0..<tableCount(methods) {
+                    let code = tableGet(methods, index)
                     if !code.isNull && string(memory.reference(code, 1)) == name { return code }
                 }
             }
@@ -274,27 +300,58 @@ public final class VirtualMachine {
         return String(decoding: UnsafeRawBufferPointer(rebasing: raw[8..<(8 + max(0, length))]), as: UTF8.self)
     }
 
-    /// An array: refs = capacity slots; bytes [count u64].
-    func newArray(capacity: Int) throws(VMError) -> ObjectRef {
-        try allocate(arrayClass, references: capacity, bytes: 8)
+    /// A table, the VM's own list (class table, threads, methods, constants,
+    /// catchers): no class, refs = capacity slots; bytes [count u64]. Guests
+    /// never see tables; their arrays are `.internal.array` objects (below).
+    func newTable(capacity: Int) throws(VMError) -> ObjectRef {
+        try allocate(.null, references: capacity, bytes: 8)
     }
-    @inline(__always) func arrayCount(_ array: ObjectRef) -> Int { Int(memory.word(array, at: 0)) }
-    @inline(__always) func arrayGet(_ array: ObjectRef, _ index: Int) -> ObjectRef { memory.reference(array, index) }
-    @inline(__always) func arraySet(_ array: ObjectRef, _ index: Int, _ value: ObjectRef) { memory.setReference(array, index, value) }
+    @inline(__always) func tableCount(_ array: ObjectRef) -> Int { Int(memory.word(array, at: 0)) }
+    @inline(__always) func tableGet(_ array: ObjectRef, _ index: Int) -> ObjectRef { memory.reference(array, index) }
+    @inline(__always) func tableSet(_ array: ObjectRef, _ index: Int, _ value: ObjectRef) { memory.setReference(array, index, value) }
 
     /// Appends to the array in `holder`'s slot, growing it (a new array) when full.
-    func arrayAppend(holder: ObjectRef, slot: Int, _ value: ObjectRef) throws(VMError) {
+    func tableAppend(holder: ObjectRef, slot: Int, _ value: ObjectRef) throws(VMError) {
         var array = memory.reference(holder, slot)
-        let count = arrayCount(array)
+        let count = tableCount(array)
         if count == memory.referenceCount(of: array) {
-            let grown = try newArray(capacity: max(4, count * 2))
-            for index in 0..<count { arraySet(grown, index, arrayGet(array, index)) }
+            let grown = try newTable(capacity: max(4, count * 2))
+            for index in 0..<count { tableSet(grown, index, tableGet(array, index)) }
             memory.setWord(grown, at: 0, UInt64(count))
             memory.setReference(holder, slot, grown)
             array = grown
         }
-        arraySet(array, count, value)
+        tableSet(array, count, value)
         memory.setWord(array, at: 0, UInt64(count + 1))
+    }
+
+    // MARK: - Guest arrays
+    //
+    // `.internal.array`: refs [0 storage]; bytes [count u64]. The storage is
+    // a plain object whose references are the elements; it is replaced by a
+    // bigger one when the array grows, so the array keeps its identity.
+
+    func newGuestArray(capacity: Int = 4) throws(VMError) -> ObjectRef {
+        let array = try allocate(arrayClass, references: 1, bytes: 8)
+        memory.setReference(array, 0, try allocate(.null, references: max(1, capacity), bytes: 0))
+        return array
+    }
+    func guestArrayCount(_ array: ObjectRef) -> Int { Int(memory.word(array, at: 0)) }
+    func guestArrayGet(_ array: ObjectRef, _ index: Int) -> ObjectRef { memory.reference(memory.reference(array, 0), index) }
+
+    /// Sets element `index`, growing the array (with nulls) if it lies at
+    /// or past the end.
+    func guestArraySet(_ array: ObjectRef, _ index: Int, _ value: ObjectRef) throws(VMError) {
+        var storage = memory.reference(array, 0)
+        let count = guestArrayCount(array)
+        if index >= memory.referenceCount(of: storage) {
+            let grown = try allocate(.null, references: max(index + 1, memory.referenceCount(of: storage) * 2), bytes: 0)
+            for slot in 0..<count { memory.setReference(grown, slot, memory.reference(storage, slot)) }
+            memory.setReference(array, 0, grown)
+            storage = grown
+        }
+        memory.setReference(storage, index, value)
+        if index >= count { memory.setWord(array, at: 0, UInt64(index + 1)) }
     }
 
     // MARK: - Tagged integers
@@ -337,6 +394,7 @@ public final class VirtualMachine {
         if value.isNull { return "null" }
         let cls = memory.classOf(value)
         if cls == stringClass { return string(value) }
+        if let type = numericType(of: value) { return numericText(value, type) }
         return "<\(className(cls)) \(value)>"
     }
 }

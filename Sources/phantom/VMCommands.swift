@@ -115,7 +115,8 @@ struct ExecCommand: ParsableCommand {
             case .finished: return
             case .runnable: throw UserError("stopped after \(vm.instructions(of: thread)) instructions (--budget)")
             case .failed: throw ExitCode(2)
-            case .blocked: throw UserError("deadlock: the thread waits for a mutex no running thread will release")
+            case .blocked: throw UserError("deadlock: the thread waits for something no running thread will provide")
+            case .sleeping: throw UserError("stopped while the thread sleeps (--budget)")
             }
         }
     }
@@ -131,7 +132,7 @@ extension ExecCommand {
             remaining -= ran
             try space.takeSnapshot()
             FileHandle.standardOutput.write(Data("#snapshot\n".utf8))
-            if ran == 0 || !vm.threads.contains(where: { vm.state(of: $0) == .runnable || vm.state(of: $0) == .blocked }) { break }
+            if !vm.hasWork { break }
         }
     }
 }

@@ -34,7 +34,7 @@ import PhantomMemory
         }
         #expect(try call(9, [try vm.newString("absent")]) == .null)
         let keys = try call(13, [])
-        #expect(vm.arrayCount(keys) == model.count)
+        #expect(vm.guestArrayCount(keys) == model.count)
         // Integer keys and identity keys.
         #expect(try call(8, [VirtualMachine.box(42), VirtualMachine.box(1)]) == .null)
         #expect(try call(12, [VirtualMachine.box(42)]) == VirtualMachine.box(1))

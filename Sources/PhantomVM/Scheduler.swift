@@ -1,0 +1,308 @@
+// Persistent threads and the scheduler: round robin over the world's thread
+// list, a slice of instructions at a time; blocking (mutex, join, condition
+// variables) and sleeping, all recorded in the thread objects so that a
+// wait survives a restart (docs/vm-objects.md, "Threads").
+//
+// A thread object:
+// ```
+// refs:  0 current frame · 1 result (or the exception that ended it) · 2 what it waits for
+// bytes: 0 state u64 · 8 instructions run u64 · 16 wake-up time u64 (system ns) · 24 wait phase u64
+// ```
+// Blocking internal calls are restartable: the call instruction runs again
+// when the thread wakes, and the wait phase tells it how far it got
+// (0 not waiting, 1 waiting, 2 woken: finish the call).
+//
+// System time is the VM's own monotonic clock: it counts while the system
+// runs and stands still while it is down, so a sleep resumes after a
+// restart with the time it had left. It is kept in the world (plain word 8)
+// at every safepoint.
+
+import PhantomHost
+import PhantomMemory
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// How a thread stands.
+public enum ThreadState: UInt64, Sendable {
+    /// Ready to run.
+    case runnable = 0
+    /// Returned from its first method.
+    case finished = 1
+    /// Ended by an uncaught exception.
+    case failed = 2
+    /// Waiting (thread slot 2) for a mutex to be free, a thread to end or a
+    /// condition to be signalled; it re-executes its blocking instruction
+    /// then, so a wait survives a restart.
+    case blocked = 3
+    /// Sleeping until its wake-up time (system time).
+    case sleeping = 4
+}
+
+extension VirtualMachine {
+    static let threadBytes = 32
+
+    // MARK: - Starting threads
+
+    /// Starts a thread running `method` of a new instance of `className`,
+    /// passing the boot object if the method takes an argument.
+    @discardableResult
+    public func startThread(className: String, method name: String = "run") throws(VMError) -> ObjectRef {
+        guard let cls = classesByName[className] else { throw .unknownClass(className) }
+        guard method(named: name, in: cls) != nil else { throw .unknownMethod(className: className, method: name) }
+        return try startThread(on: try instantiate(cls), method: name, arguments: [bootObject])
+    }
+
+    /// Starts a thread running `method` of an existing object (threads may
+    /// share objects). Extra arguments are dropped, missing ones are null.
+    @discardableResult
+    public func startThread(on receiver: ObjectRef, method name: String, arguments values: [ObjectRef] = []) throws(VMError) -> ObjectRef {
+        let cls = classOf(receiver)
+        guard let code = method(named: name, in: cls) else { throw .unknownMethod(className: className(cls), method: name) }
+        let arguments = codeShape(code).arguments
+        let frame = try makeFrame(code: code, this: receiver, previous: .null, depth: 0)
+        if arguments >= 1 {
+            for (index, value) in values.prefix(arguments).enumerated() { memory.setReference(frame, Self.frameFixedRefs + index, value) }
+            setFrameRegisters(frame, pc: 0, osp: UInt32(arguments), isp: 0)
+        }
+        let thread = try allocate(threadClass, references: 3, bytes: Self.threadBytes)
+        memory.setReference(thread, 0, frame)
+        try tableAppend(holder: world, slot: 1, thread)
+        return thread
+    }
+
+    // MARK: - Reading threads
+
+    /// Every thread object, in start order.
+    public var threads: [ObjectRef] {
+        let table = memory.reference(world, 1)
+        return (0..<tableCount(table)).map { tableGet(table, $0) }
+    }
+
+    /// A thread's state.
+    public func state(of thread: ObjectRef) -> ThreadState { ThreadState(rawValue: memory.word(thread, at: 0)) ?? .failed }
+    /// Instructions a thread has run.
+    public func instructions(of thread: ObjectRef) -> UInt64 { memory.word(thread, at: 8) }
+    /// What a finished thread returned, or the exception that ended a failed one.
+    public func result(of thread: ObjectRef) -> ObjectRef { memory.reference(thread, 1) }
+    /// What a blocked thread waits for (a mutex, a thread or a condition), or null.
+    public func awaited(by thread: ObjectRef) -> ObjectRef { memory.reference(thread, 2) }
+    /// When a sleeping thread wakes, in system time (ns).
+    public func wakeTime(of thread: ObjectRef) -> UInt64 { memory.word(thread, at: 16) }
+
+    func waitPhase(_ thread: ObjectRef) -> UInt64 { memory.word(thread, at: 24) }
+    func setWaitPhase(_ thread: ObjectRef, _ phase: UInt64) { memory.setWord(thread, at: 24, phase) }
+
+    // MARK: - System time
+
+    /// The VM's own monotonic time (ns): the host's monotonic clock since
+    /// boot, added to the system time the image had at its last safepoint.
+    public var systemNanos: UInt64 {
+        systemNanosAtBoot &+ (HostClock.monotonicNanos() &- hostNanosAtBoot)
+    }
+
+    /// Records the system time in the world, so that a snapshot holds it.
+    func recordSystemTime() {
+        memory.setWord(world, at: 8, systemNanos)
+    }
+
+    // MARK: - The scheduler
+
+    /// Runs runnable threads round robin, `slice` instructions at a time,
+    /// until none is runnable or sleeping, `budget` instructions have run,
+    /// or the host's monotonic clock passes `deadline` (ns). While every
+    /// live thread sleeps, the host thread sleeps too. Returns between
+    /// slices: a safepoint, where a snapshot may begin.
+    @discardableResult
+    public func run(budget: Int = .max, slice: Int = 10_000, until deadline: UInt64? = nil) -> Int {
+        var remaining = budget
+        while remaining > 0 {
+            var ranAny = false
+            var nextWake: UInt64? = nil
+            let now = systemNanos
+            for thread in threads {
+                switch state(of: thread) {
+                case .runnable: break
+                case .blocked:
+                    guard isReady(thread) else { continue }
+                    memory.setWord(thread, at: 0, ThreadState.runnable.rawValue)
+                    memory.setReference(thread, 2, .null)
+                case .sleeping:
+                    let wake = wakeTime(of: thread)
+                    if wake > now {
+                        nextWake = min(nextWake ?? wake, wake)
+                        continue
+                    }
+                    memory.setWord(thread, at: 0, ThreadState.runnable.rawValue)
+                    setWaitPhase(thread, 2)
+                case .finished, .failed: continue
+                }
+                let ran = runSlice(thread, budget: min(slice, remaining))
+                remaining -= ran
+                ranAny = true
+                collectIfDue()
+                if remaining <= 0 { break }
+            }
+            recordSystemTime()
+            if let deadline, HostClock.monotonicNanos() >= deadline { break }
+            if !ranAny {
+                guard let wake = nextWake else { break }
+                // Everyone sleeps: so does the host thread, until the first
+                // wake-up or the deadline.
+                var pause = wake &- systemNanos
+                if let deadline { pause = min(pause, deadline &- min(deadline, HostClock.monotonicNanos())) }
+                if pause > 0 && pause < (1 << 62) {
+                    var request = timespec(tv_sec: Int(pause / 1_000_000_000), tv_nsec: Int(pause % 1_000_000_000))
+                    _ = nanosleep(&request, nil)
+                }
+            }
+        }
+        return budget - remaining
+    }
+
+    /// True while some thread can still run: runnable, sleeping, or blocked
+    /// on something that will become ready.
+    public var hasWork: Bool {
+        threads.contains { thread in
+            switch state(of: thread) {
+            case .runnable, .sleeping: return true
+            case .blocked: return isReady(thread)
+            case .finished, .failed: return false
+            }
+        }
+    }
+
+    /// True for a mutex object (not null, not an integer, of the mutex class).
+    func isMutex(_ object: ObjectRef) -> Bool {
+        !object.isNull && !Self.isInt(object) && classOf(object) == mutexClass
+    }
+
+    /// The thread holding a mutex, or null. A mutex held by a thread that
+    /// has ended is free: its owner can never unlock it.
+    func mutexOwner(_ mutex: ObjectRef) -> ObjectRef {
+        let owner = memory.reference(mutex, 0)
+        if owner.isNull { return owner }
+        let ownerState = state(of: owner)
+        if ownerState == .finished || ownerState == .failed {
+            memory.setReference(mutex, 0, .null)
+            return .null
+        }
+        return owner
+    }
+
+    /// True when what a blocked thread waits for is ready: a free mutex, a
+    /// thread that has ended, or (null) a signal that has come.
+    func isReady(_ thread: ObjectRef) -> Bool {
+        let awaited = memory.reference(thread, 2)
+        if awaited.isNull { return true }
+        let cls = classOf(awaited)
+        if cls == mutexClass { return mutexOwner(awaited).isNull }
+        if cls == threadClass { let s = state(of: awaited); return s == .finished || s == .failed }
+        if cls == condClass { return false }  // a signal clears the wait (slot 2)
+        return true
+    }
+
+    // MARK: - Blocking internal methods
+
+    /// `thread.sleep(ms)` (`.internal.thread` ordinal 10) on the current thread.
+    func sleep(_ receiver: ObjectRef, milliseconds: Int32?) -> Result<ObjectRef, GuestProblem> {
+        guard receiver == currentThread else { return .failure(GuestProblem(message: "a thread can only put itself to sleep")) }
+        if waitPhase(receiver) == 2 {
+            setWaitPhase(receiver, 0)
+            return .success(.null)
+        }
+        let delay = UInt64(max(0, milliseconds ?? 0)) * 1_000_000
+        memory.setWord(receiver, at: 16, systemNanos &+ delay)
+        setWaitPhase(receiver, 1)
+        return .failure(GuestProblem(message: "", sleep: true))
+    }
+
+    /// `mutex.lock()` (ordinal 8): as `general_lock`, through a call.
+    func lockMutex(_ mutex: ObjectRef) -> Result<ObjectRef, GuestProblem> {
+        let owner = mutexOwner(mutex)
+        if owner.isNull {
+            memory.setReference(mutex, 0, currentThread)
+            return .success(.null)
+        }
+        if owner == currentThread { return .failure(GuestProblem(message: "mutex.lock: this thread already holds the mutex")) }
+        return .failure(GuestProblem(message: "", waitFor: mutex))
+    }
+
+    /// `mutex.unlock()` (ordinal 9).
+    func unlockMutex(_ mutex: ObjectRef) -> Result<ObjectRef, GuestProblem> {
+        guard memory.reference(mutex, 0) == currentThread else {
+            return .failure(GuestProblem(message: "mutex.unlock: this thread does not hold the mutex"))
+        }
+        memory.setReference(mutex, 0, .null)
+        return .success(.null)
+    }
+
+    /// `cond.wait(mutex)` (`.internal.cond` ordinal 8): releases the mutex,
+    /// waits for a signal, takes the mutex again.
+    /// A condition: refs [0 waiters table]; FIFO.
+    func conditionWait(_ cond: ObjectRef, mutex: ObjectRef?) -> Result<ObjectRef, GuestProblem> {
+        let thread = currentThread
+        guard let mutex, isMutex(mutex) else { return .failure(GuestProblem(message: "cond.wait needs a mutex")) }
+        if waitPhase(thread) == 2 {
+            // Signalled: take the mutex again (waiting for it if needed).
+            let owner = mutexOwner(mutex)
+            if owner.isNull {
+                memory.setReference(mutex, 0, thread)
+                setWaitPhase(thread, 0)
+                return .success(.null)
+            }
+            return .failure(GuestProblem(message: "", waitFor: mutex))
+        }
+        guard memory.reference(mutex, 0) == thread else {
+            return .failure(GuestProblem(message: "cond.wait: this thread does not hold the mutex"))
+        }
+        do {
+            if memory.reference(cond, 0).isNull { memory.setReference(cond, 0, try newTable(capacity: 4)) }
+            try tableAppend(holder: cond, slot: 0, thread)
+        } catch {
+            return .failure(GuestProblem(message: "out of memory"))
+        }
+        memory.setReference(mutex, 0, .null)
+        setWaitPhase(thread, 1)
+        return .failure(GuestProblem(message: "", waitFor: cond))
+    }
+
+    /// `cond.signal()` (9) wakes the longest waiter, `cond.broadcast()` (10)
+    /// all of them; returns how many were woken.
+    func conditionSignal(_ cond: ObjectRef, all: Bool) -> Result<ObjectRef, GuestProblem> {
+        let waiters = memory.reference(cond, 0)
+        if waiters.isNull { return .success(Self.box(0)) }
+        var woken = 0
+        var kept: [ObjectRef] = []
+        for index in 0..<tableCount(waiters) {
+            let waiter = tableGet(waiters, index)
+            if (all || woken == 0) && state(of: waiter) == .blocked && memory.reference(waiter, 2) == cond {
+                setWaitPhase(waiter, 2)
+                memory.setReference(waiter, 2, .null)
+                woken += 1
+            } else if state(of: waiter) == .blocked && memory.reference(waiter, 2) == cond {
+                kept.append(waiter)
+            }
+        }
+        for (index, waiter) in kept.enumerated() { tableSet(waiters, index, waiter) }
+        for index in kept.count..<tableCount(waiters) { tableSet(waiters, index, .null) }
+        memory.setWord(waiters, at: 0, UInt64(kept.count))
+        return .success(Self.box(Int32(woken)))
+    }
+
+    // MARK: - Garbage collection pacing
+
+    /// Collects garbage at a safepoint once the heap has grown by as much as
+    /// survived the last collection (at least 64 MiB): the cost of a
+    /// collection stays proportional to the allocation that made it due.
+    func collectIfDue() {
+        let allocated = memory.bytesAllocated
+        guard allocated - bytesAtLastCollection > max(64 << 20, liveAfterLastCollection) else { return }
+        let stats = memory.collectGarbage()
+        bytesAtLastCollection = memory.bytesAllocated
+        liveAfterLastCollection = UInt64(stats.liveBytes)
+    }
+}
