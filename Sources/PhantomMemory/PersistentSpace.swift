@@ -118,6 +118,14 @@ public final class PersistentSpace: @unchecked Sendable {
         slowWillWrite(page: page, state: state)
     }
 
+    /// True if page `page` may take stores without `willWrite` now (it is
+    /// dirty in the current epoch). A pure check, for callers that keep the
+    /// slow path out of line.
+    @inlinable @inline(__always)
+    public func isWritable(page: Int) -> Bool {
+        phantom_atomic_load_relaxed_u32(states + page) == dirtyState
+    }
+
     /// Must be called before a store of `length` bytes at `offset`.
     @inlinable @inline(__always)
     public func willWrite(offset: UInt64, length: Int) {

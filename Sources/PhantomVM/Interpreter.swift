@@ -4,7 +4,7 @@
 // its current call frame, and a frame holds its program counter and both
 // stacks (docs/vm-objects.md):
 // ```
-// frame refs:  0 previous frame · 1 code · 2 this · 3 catchers · 4... object stack
+// frame refs:  0 previous frame · 1 code · 2 this · 3 catchers · 4 spare frame · 5... object stack
 // frame bytes: pc u32 · object sp u32 · integer sp u32 · call depth u32 · integer stack (i64)...
 // ```
 // While a slice runs, pc and the stack pointers live in locals and are
@@ -21,7 +21,10 @@ import Darwin
 #endif
 
 extension VirtualMachine {
-    static let frameFixedRefs = 4
+    static let frameFixedRefs = 5
+    /// The frame's reference to its spare frame: the frame its last callee
+    /// ran in, kept for the next call (a call allocates nothing then).
+    static let spareSlot = 4
     static let maxCallDepth = 100_000
 
     func instantiate(_ cls: ObjectRef) throws(VMError) -> ObjectRef {
@@ -100,7 +103,7 @@ extension VirtualMachine {
         let base = memory.base
         r.frame = frame
         let refs = memory.referenceCount(of: frame)
-        if !alreadyDirty { memory.space.willWrite(offset: frame.raw, length: memory.size(of: frame)) }
+        if !alreadyDirty { willWrite(frame) }
         r.code = memory.reference(frame, 1)
         r.this = memory.reference(frame, 2)
         r.codeBytes = UnsafePointer(base.assumingMemoryBound(to: UInt8.self)) + Int(memory.dataOffset(of: r.code)) + 24
@@ -113,7 +116,24 @@ extension VirtualMachine {
         r.isp = Int(second & 0xFFFF_FFFF)
         r.depth = UInt32(second >> 32)
         r.integers = (r.data + 16).assumingMemoryBound(to: Int64.self)
+        if !alreadyDirty { markedDepth = min(markedDepth, r.depth) }
     }
+
+    /// The write barrier for a whole object, with the slow path out of line
+    /// (so that the hot path holds no reference to the space across a call,
+    /// and takes no retain).
+    @inline(__always)
+    func willWrite(_ object: ObjectRef) {
+        var page = Int(object.raw >> 12)
+        let last = Int((object.raw + UInt64(memory.size(of: object)) - 1) >> 12)
+        while page <= last {
+            if !space.isWritable(page: page) { willWriteSlowly(page: page) }
+            page += 1
+        }
+    }
+
+    @inline(never)
+    func willWriteSlowly(page: Int) { space.willWrite(page: page) }
 
     /// Writes the registers back into the current frame.
     @inline(__always) func save(_ r: Registers) {
@@ -152,10 +172,9 @@ extension VirtualMachine {
                 console("thread failed with an uncaught exception: \(describe(exception))\n")
                 return false
             }
-            let finished = r.frame
+            clearEnded(r)
             enter(previous, &r)
             memory.setReference(thread, 0, r.frame)
-            memory.free(finished)
         }
     }
 
@@ -204,7 +223,15 @@ extension VirtualMachine {
             return fault("null reference: method \(ordinal) called on null", thread: thread, &r)
         }
         let cls = classOf(receiver)
-        guard let target = lookup(cls, ordinal: ordinal) else {
+        // The method, from the lookup cache (a miss looks it up and fills the entry).
+        let entry = callCache + (Int(truncatingIfNeeded: cls.raw >> 4 ^ UInt64(ordinal) &* 0x9E37) & (Self.callCacheSize - 1))
+        if entry.pointee.cls != cls.raw || entry.pointee.ordinal != ordinal, let found = lookup(cls, ordinal: ordinal) {
+            let shape = codeShape(found)
+            entry.pointee = CallCacheEntry(cls: cls.raw, ordinal: ordinal, target: found.raw,
+                                           arguments: shape.arguments, maxObjects: shape.maxObjects, maxIntegers: shape.maxIntegers,
+                                           code: Int(memory.dataOffset(of: found)) + 24)
+        }
+        guard entry.pointee.cls == cls.raw && entry.pointee.ordinal == ordinal else {
             var arguments: [ObjectRef] = []
             for index in 0..<count { arguments.append(ObjectRef(raw: r.objects[r.osp - 1 - count + index])) }
             r.osp -= count + 1
@@ -235,8 +262,8 @@ extension VirtualMachine {
                 return fault(problem.message, thread: thread, &r)
             }
         }
-        let shape = codeShape(target)
-        let declared = shape.arguments
+        let target = ObjectRef(raw: entry.pointee.target)
+        let declared = entry.pointee.arguments
         if declared != count {
             r.pc -= 6
             return fault("\(className(cls)).\(string(memory.reference(target, 1))) takes \(declared) arguments, called with \(count)", thread: thread, &r)
@@ -247,29 +274,68 @@ extension VirtualMachine {
         }
         r.osp -= count + 1
         save(r)
-        // The callee's frame: allocated zeroed, its pages marked dirty once,
-        // then filled with plain stores.
-        let maxObjects = shape.maxObjects
-        let maxIntegers = shape.maxIntegers
-        guard let callee = try? memory.allocate(class: frameClass, references: Self.frameFixedRefs + maxObjects, bytes: 16 + 8 * maxIntegers) else {
-            r.osp += count + 1
-            r.pc -= 6
-            return fault("out of memory making a call frame", thread: thread, &r)
+        // The callee's frame: the caller's spare frame (the one its last
+        // callee returned from) if it is big enough, else a new one, which
+        // becomes the spare. Its pages are marked dirty once, then it is
+        // filled with plain stores.
+        let maxObjects = entry.pointee.maxObjects
+        let neededRefs = Self.frameFixedRefs + maxObjects
+        let neededBytes = 16 + 8 * entry.pointee.maxIntegers
+        let spareSlot = (base + Int(r.frame.raw) + 16 + 8 * Self.spareSlot).assumingMemoryBound(to: UInt64.self)
+        var callee = ObjectRef(raw: spareSlot.pointee)
+        var calleeRefs = 0
+        if !callee.isNull {
+            calleeRefs = memory.referenceCount(of: callee)
+            if calleeRefs < neededRefs || memory.size(of: callee) - 16 - 8 * calleeRefs < neededBytes { callee = .null }
         }
-        let start = base + Int(callee.raw)
-        memory.space.willWrite(offset: callee.raw, length: memory.size(of: callee))
-        let refs = start + 16
+        if callee.isNull {
+            guard let made = try? memory.allocate(class: frameClass, references: neededRefs, bytes: neededBytes) else {
+                r.osp += count + 1
+                r.pc -= 6
+                return fault("out of memory making a call frame", thread: thread, &r)
+            }
+            // The old spare (and the spares below it) become garbage.
+            callee = made
+            calleeRefs = neededRefs
+            spareSlot.pointee = made.raw
+        }
+        willWrite(callee)
+        let refs = base + Int(callee.raw) + 16
         refs.storeBytes(of: r.frame.raw, as: UInt64.self)
         refs.storeBytes(of: target.raw, toByteOffset: 8, as: UInt64.self)
         refs.storeBytes(of: receiver.raw, toByteOffset: 16, as: UInt64.self)
         // Arguments move to the callee's object stack.
-        (refs + 8 * Self.frameFixedRefs).assumingMemoryBound(to: UInt64.self).update(from: r.objects + r.osp, count: count)
-        let data = refs + 8 * (Self.frameFixedRefs + maxObjects)
+        let arguments = (refs + 8 * Self.frameFixedRefs).assumingMemoryBound(to: UInt64.self)
+        for index in 0..<count { arguments[index] = r.objects[r.osp + index] }
+        let data = refs + 8 * calleeRefs
         data.storeBytes(of: UInt64(count) << 32, as: UInt64.self)
         data.storeBytes(of: UInt64(r.depth + 1) << 32, toByteOffset: 8, as: UInt64.self)
         // The thread's frame reference is written at the slice's end (a safepoint).
-        enter(callee, &r, alreadyDirty: true)
+        r.frame = callee
+        r.code = target
+        r.this = receiver
+        r.codeBytes = UnsafePointer(base.assumingMemoryBound(to: UInt8.self)) + entry.pointee.code
+        r.objects = arguments
+        r.data = data
+        r.integers = (data + 16).assumingMemoryBound(to: Int64.self)
+        r.pc = 0
+        r.osp = count
+        r.isp = 0
+        r.depth += 1
         return true
+    }
+
+    /// Clears what a frame that has ended references (`this`, catchers and
+    /// its object stack), so that it keeps nothing alive while it waits to
+    /// be reused as its caller's spare frame.
+    @inline(__always)
+    func clearEnded(_ r: Registers) {
+        let refs = r.objects - Self.frameFixedRefs
+        refs[2] = 0
+        refs[3] = 0
+        // The code header's word 0 holds the deepest object stack in its high half.
+        let maxObjects = Int(UnsafeRawPointer(r.codeBytes - 24).load(fromByteOffset: 4, as: UInt32.self))
+        for index in 0..<maxObjects { r.objects[index] = 0 }
     }
 
     /// Returns from the current frame with `value`. Returns false if that
@@ -283,9 +349,10 @@ extension VirtualMachine {
             memory.setWord(thread, at: 0, ThreadState.finished.rawValue)
             return false
         }
-        let finished = r.frame
-        enter(previous, &r)
-        memory.free(finished)
+        clearEnded(r)
+        // The caller's frame needs marking only if it lies below every
+        // frame marked in this slice.
+        enter(previous, &r, alreadyDirty: r.depth - 1 >= markedDepth)
         r.objects[r.osp] = value.raw
         r.osp += 1
         return true
@@ -296,7 +363,9 @@ extension VirtualMachine {
         var r = Registers()
         currentThread = thread
         defer { currentThread = .null }
+        markedDepth = .max
         enter(memory.reference(thread, 0), &r)
+        if memory.collections != callCacheCollections { flushCallCache() }
         var executed = 0
         var running = true
 
@@ -459,29 +528,64 @@ extension VirtualMachine {
                 r.osp -= 1
                 r.integers[r.isp] = Int64(Self.unbox(object))
                 r.isp += 1
-            case 0x42, 0x43, 0x44, 0x45, 0x48, 0x49, 0x4A, 0x4C, 0x4D, 0x4E, 0x52, 0x53, 0x54, 0x55:
-                // Binary integer operations: b on top, a below; the result replaces a.
+            // Binary integer operations: b on top, a below; the result replaces a.
+            // One case each: a shared case with an inner switch would dispatch twice.
+            case 0x42:  // isum
                 r.isp -= 1
-                let b = Int32(truncatingIfNeeded: r.integers[r.isp])
-                let a = Int32(truncatingIfNeeded: r.integers[r.isp - 1])
-                let result: Int32
-                switch opcode {
-                case 0x42: result = a &+ b
-                case 0x43: result = a &* b
-                case 0x44: result = b &- a  // isubul: upper - lower
-                case 0x45: result = a &- b  // isublu: lower - upper
-                case 0x48: result = a | b
-                case 0x49: result = a & b
-                case 0x4A: result = a ^ b
-                case 0x4C: result = a != 0 || b != 0 ? 1 : 0
-                case 0x4D: result = a != 0 && b != 0 ? 1 : 0
-                case 0x4E: result = (a != 0) != (b != 0) ? 1 : 0
-                case 0x52: result = a >= b ? 1 : 0
-                case 0x53: result = a <= b ? 1 : 0
-                case 0x54: result = a > b ? 1 : 0
-                default: result = a < b ? 1 : 0
-                }
-                r.integers[r.isp - 1] = Int64(result)
+                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp - 1])
+                r.integers[r.isp - 1] = Int64(a &+ b)
+            case 0x43:  // imul
+                r.isp -= 1
+                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp - 1])
+                r.integers[r.isp - 1] = Int64(a &* b)
+            case 0x44:  // isubul: upper - lower
+                r.isp -= 1
+                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp - 1])
+                r.integers[r.isp - 1] = Int64(b &- a)
+            case 0x45:  // isublu: lower - upper
+                r.isp -= 1
+                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp - 1])
+                r.integers[r.isp - 1] = Int64(a &- b)
+            case 0x48:  // ior
+                r.isp -= 1
+                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp - 1])
+                r.integers[r.isp - 1] = Int64(a | b)
+            case 0x49:  // iand
+                r.isp -= 1
+                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp - 1])
+                r.integers[r.isp - 1] = Int64(a & b)
+            case 0x4A:  // ixor
+                r.isp -= 1
+                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp - 1])
+                r.integers[r.isp - 1] = Int64(a ^ b)
+            case 0x4C:  // log_or
+                r.isp -= 1
+                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp - 1])
+                r.integers[r.isp - 1] = Int64(a != 0 || b != 0 ? 1 : 0)
+            case 0x4D:  // log_and
+                r.isp -= 1
+                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp - 1])
+                r.integers[r.isp - 1] = Int64(a != 0 && b != 0 ? 1 : 0)
+            case 0x4E:  // log_xor
+                r.isp -= 1
+                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp - 1])
+                r.integers[r.isp - 1] = Int64((a != 0) != (b != 0) ? 1 : 0)
+            case 0x52:  // ige
+                r.isp -= 1
+                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp - 1])
+                r.integers[r.isp - 1] = Int64(a >= b ? 1 : 0)
+            case 0x53:  // ile
+                r.isp -= 1
+                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp - 1])
+                r.integers[r.isp - 1] = Int64(a <= b ? 1 : 0)
+            case 0x54:  // igt
+                r.isp -= 1
+                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp - 1])
+                r.integers[r.isp - 1] = Int64(a > b ? 1 : 0)
+            case 0x55:  // ilt
+                r.isp -= 1
+                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp - 1])
+                r.integers[r.isp - 1] = Int64(a < b ? 1 : 0)
             case 0x46, 0x47, 0x56, 0x57:  // idivul, idivlu, iremul, iremlu
                 let upper = Int32(truncatingIfNeeded: r.integers[r.isp - 1])
                 let lower = Int32(truncatingIfNeeded: r.integers[r.isp - 2])

@@ -293,6 +293,28 @@ extension VirtualMachine {
         return .success(Self.box(Int32(woken)))
     }
 
+    /// Spare frames kept below each thread's current frame.
+    static let keptSpareFrames = 64
+
+    /// Cuts every thread's chain of spare frames after `keptSpareFrames`,
+    /// so that one deep recursion does not keep its frames for ever; the
+    /// frames cut off become garbage.
+    func trimSpareFrames() {
+        for thread in threads {
+            var frame = memory.reference(thread, 0)
+            var depth = 0
+            while !frame.isNull {
+                let spare = memory.reference(frame, Self.spareSlot)
+                if depth == Self.keptSpareFrames && !spare.isNull {
+                    memory.setReference(frame, Self.spareSlot, .null)
+                    break
+                }
+                frame = spare
+                depth += 1
+            }
+        }
+    }
+
     // MARK: - Garbage collection pacing
 
     /// Collects garbage at a safepoint once the heap has grown by as much as
@@ -301,6 +323,7 @@ extension VirtualMachine {
     func collectIfDue() {
         let allocated = memory.bytesAllocated
         guard allocated - bytesAtLastCollection > max(64 << 20, liveAfterLastCollection) else { return }
+        trimSpareFrames()
         let stats = memory.collectGarbage()
         bytesAtLastCollection = memory.bytesAllocated
         liveAfterLastCollection = UInt64(stats.liveBytes)

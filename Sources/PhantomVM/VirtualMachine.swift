@@ -29,6 +29,19 @@ public enum InternalKind: UInt64, Sendable {
     case long, float, double, cond
 }
 
+/// A cached method lookup: the code object for (class, ordinal) and the
+/// header fields a call needs.
+struct CallCacheEntry {
+    var cls: UInt64 = 0
+    var ordinal = -1
+    var target: UInt64 = 0
+    var arguments = 0
+    var maxObjects = 0
+    var maxIntegers = 0
+    /// Offset of the first bytecode byte in the space.
+    var code = 0
+}
+
 /// Errors of the VM's host-side API (guest errors become guest exceptions).
 public enum VMError: Error, CustomStringConvertible {
     case memory(MemoryError)
@@ -55,6 +68,8 @@ public enum VMError: Error, CustomStringConvertible {
 /// A PVM over an object memory. Mutator thread only.
 public final class VirtualMachine {
     public let memory: ObjectMemory
+    /// The memory's persistent space, for the write barrier on the hot paths.
+    let space: PersistentSpace
     /// Where `boot.16(x)` and `print` go (a transient connection).
     public var console: (String) -> Void
 
@@ -80,6 +95,16 @@ public final class VirtualMachine {
     /// Garbage collection pacing (transient: a restart starts afresh).
     var bytesAtLastCollection: UInt64 = 0
     var liveAfterLastCollection: UInt64 = 0
+    /// Method lookups by (class, ordinal): transient, direct-mapped, and
+    /// flushed after every garbage collection (a class object's address
+    /// could then be reused).
+    let callCache: UnsafeMutablePointer<CallCacheEntry>
+    static let callCacheSize = 1024
+    var callCacheCollections: UInt64 = 0
+    /// During a slice: every frame of the running thread's chain at this
+    /// depth or deeper has been marked dirty in the current epoch (which
+    /// cannot change within a slice), so returning to it needs no barrier.
+    var markedDepth: UInt32 = 0
     /// The thread whose slice is running (null between slices).
     var currentThread = ObjectRef.null
     /// System time (see Scheduler.swift): the image's at boot, and the
@@ -94,6 +119,9 @@ public final class VirtualMachine {
     /// Opens the VM of an object memory, creating the world on a new image.
     public init(memory: ObjectMemory, console: @escaping (String) -> Void = { print($0, terminator: "") }) throws(VMError) {
         self.memory = memory
+        self.space = memory.space
+        callCache = .allocate(capacity: Self.callCacheSize)
+        callCache.initialize(repeating: CallCacheEntry(), count: Self.callCacheSize)
         self.console = console
         bytesAtLastCollection = memory.bytesAllocated
         if memory.root.isNull {
@@ -103,6 +131,14 @@ public final class VirtualMachine {
         }
         systemNanosAtBoot = memory.word(world, at: 8)
         hostNanosAtBoot = HostClock.monotonicNanos()
+    }
+
+    deinit { callCache.deallocate() }
+
+    /// Forgets every cached method lookup.
+    func flushCallCache() {
+        callCache.update(repeating: CallCacheEntry(), count: Self.callCacheSize)
+        callCacheCollections = memory.collections
     }
 
     var world: ObjectRef { memory.root }
@@ -366,7 +402,7 @@ public final class VirtualMachine {
     }
 
     /// The class of any value, tagged integers included.
-    func classOf(_ object: ObjectRef) -> ObjectRef {
+    @inline(__always) func classOf(_ object: ObjectRef) -> ObjectRef {
         if Self.isInt(object) { return intClass }
         return object.isNull ? .null : memory.classOf(object)
     }
