@@ -17,6 +17,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
     ],
     targets: [
         // Small C helpers for the hot paths that Swift cannot express portably
@@ -32,18 +33,25 @@ let package = Package(
         // Layer 4: the Phantom virtual machine.
         .target(name: "PhantomVM", dependencies: ["PhantomMemory", "PhantomStore", "PhantomHost", "CPhantomSupport"],
                 swiftSettings: hotPath),
+        // Layer 5: the kernel: boot, snapshot daemon, connections.
+        .target(name: "PhantomKernel", dependencies: ["PhantomVM", "PhantomMemory", "PhantomStore", "PhantomHost"]),
+        // Layer 6: the Phantom language compiler (a front end: .ph source -> class files).
+        .target(name: "PhantomCompiler", dependencies: ["PhantomVM"]),
         // The `phantom` command.
         .executableTarget(
             name: "phantom",
             dependencies: [
-                "PhantomStore", "PhantomHost", "PhantomMemory", "PhantomVM", "CPhantomSupport",
+                "PhantomStore", "PhantomHost", "PhantomMemory", "PhantomVM", "PhantomKernel", "PhantomCompiler", "CPhantomSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "PhantomHostTests", dependencies: ["PhantomHost"]),
         .testTarget(name: "PhantomStoreTests", dependencies: ["PhantomStore", "PhantomHost", "CPhantomSupport"]),
         .testTarget(name: "PhantomMemoryTests", dependencies: ["PhantomMemory", "PhantomStore", "PhantomHost"]),
         .testTarget(name: "PhantomVMTests", dependencies: ["PhantomVM", "PhantomMemory", "PhantomStore", "PhantomHost"]),
+        .testTarget(name: "PhantomCompilerTests",
+                    dependencies: ["PhantomCompiler", "PhantomVM", "PhantomMemory", "PhantomStore", "PhantomHost"]),
         .testTarget(name: "PhantomCLITests", dependencies: ["phantom", "PhantomStore", "PhantomHost"]),
     ],
     swiftLanguageModes: [.v6]

@@ -19,7 +19,7 @@ extension VirtualMachine {
     /// Universal ordinals.
     enum Ordinal {
         static let construct = 0, destruct = 1, getClass = 2, clone = 3, equals = 4, toString = 5, hashCode = 6
-        static let print = 16
+        static let print = 16, spawn = 17
     }
 
     /// Calls method `ordinal` of an internal class (or a universal method of
@@ -34,10 +34,23 @@ extension VirtualMachine {
             do { return .success(try newString(text)) } catch { return .failure(GuestProblem(message: "out of memory")) }
         }
         let kind = kind(of: cls)
+        if kind == .kernel && ordinal > 7 {
+            return callKernel(receiver, cls: cls, ordinal: ordinal, arguments: arguments)
+        }
         switch (kind, ordinal) {
         case (.boot, Ordinal.print):
             console(arguments.map(describe).joined())
             return .success(.null)
+        case (.boot, Ordinal.spawn):  // spawn(object, "method") -> a new thread running object.method(boot)
+            guard let target = argument(0), !target.isNull, !Self.isInt(target),
+                  let nameValue = argument(1), !nameValue.isNull, !Self.isInt(nameValue), classOf(nameValue) == stringClass else {
+                return .failure(GuestProblem(message: "boot.spawn needs an object and a method name"))
+            }
+            do {
+                return .success(try startThread(on: target, method: string(nameValue), arguments: [receiver]))
+            } catch {
+                return .failure(GuestProblem(message: "boot.spawn: \(error)"))
+            }
         case (.string, 8):  // length
             return .success(Self.box(Int32(truncatingIfNeeded: memory.word(receiver, at: 0))))
         case (.string, 9):  // concat(other)

@@ -37,6 +37,7 @@ extension VirtualMachine {
         case .float: return try box(Self.slot(float: 0), as: .float)
         case .double: return try box(Self.slot(double: 0), as: .double)
         case .cond: return try allocate(condClass, references: 1, bytes: 0)
+        case .kernel: return try instantiateKernelObject(cls)
         case .int: return Self.box(0)
         case .mutex: return try allocate(mutexClass, references: 1, bytes: 0)
         case .directory:

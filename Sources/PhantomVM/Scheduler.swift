@@ -93,6 +93,26 @@ extension VirtualMachine {
     /// When a sleeping thread wakes, in system time (ns).
     public func wakeTime(of thread: ObjectRef) -> UInt64 { memory.word(thread, at: 16) }
 
+    /// The class and method a thread was started with (its bottom frame).
+    public func entryPoint(of thread: ObjectRef) -> (className: String, method: String) {
+        var frame = memory.reference(thread, 0)
+        while !frame.isNull && !memory.reference(frame, 0).isNull { frame = memory.reference(frame, 0) }
+        guard !frame.isNull else { return ("?", "?") }
+        let code = memory.reference(frame, 1)
+        let receiver = memory.reference(frame, 2)
+        return (className(classOf(receiver)), string(memory.reference(code, 1)))
+    }
+
+    /// Ends a thread that has not ended: it fails with `reason` as its
+    /// exception (the mutexes it holds become free).
+    public func kill(_ thread: ObjectRef, reason: String) throws(VMError) {
+        let exception = try newString(reason)
+        memory.setReference(thread, 1, exception)
+        memory.setReference(thread, 2, .null)
+        memory.setWord(thread, at: 0, ThreadState.failed.rawValue)
+        setWaitPhase(thread, 0)
+    }
+
     func waitPhase(_ thread: ObjectRef) -> UInt64 { memory.word(thread, at: 24) }
     func setWaitPhase(_ thread: ObjectRef, _ phase: UInt64) { memory.setWord(thread, at: 24, phase) }
 
@@ -103,6 +123,15 @@ extension VirtualMachine {
     public var systemNanos: UInt64 {
         systemNanosAtBoot &+ (HostClock.monotonicNanos() &- hostNanosAtBoot)
     }
+
+    /// Call at a safepoint just before a snapshot begins: records what the
+    /// snapshot must hold that lives in host variables (the system time).
+    public func prepareForSnapshot() { recordSystemTime() }
+
+    /// The wait phase of a thread's blocking call (0 none, 1 waiting, 2
+    /// woken), for kernel methods that block (see the top of this file).
+    public func waitPhase(of thread: ObjectRef) -> UInt64 { waitPhase(thread) }
+    public func setWaitPhase(of thread: ObjectRef, _ phase: UInt64) { setWaitPhase(thread, phase) }
 
     /// Records the system time in the world, so that a snapshot holds it.
     func recordSystemTime() {
@@ -175,6 +204,18 @@ extension VirtualMachine {
         }
     }
 
+    /// True while some thread may still run: `hasWork`, or a thread waits
+    /// for a kernel object (console input, ...), which the world outside
+    /// can make ready. False when every thread has ended or the rest wait
+    /// for one another (a deadlock).
+    public var hasPotentialWork: Bool {
+        hasWork || threads.contains { thread in
+            guard state(of: thread) == .blocked else { return false }
+            let awaited = memory.reference(thread, 2)
+            return !awaited.isNull && !Self.isInt(awaited) && kind(of: classOf(awaited)) == .kernel
+        }
+    }
+
     /// True for a mutex object (not null, not an integer, of the mutex class).
     func isMutex(_ object: ObjectRef) -> Bool {
         !object.isNull && !Self.isInt(object) && classOf(object) == mutexClass
@@ -202,6 +243,7 @@ extension VirtualMachine {
         if cls == mutexClass { return mutexOwner(awaited).isNull }
         if cls == threadClass { let s = state(of: awaited); return s == .finished || s == .failed }
         if cls == condClass { return false }  // a signal clears the wait (slot 2)
+        if kind(of: cls) == .kernel { return kernelObjectIsReady(awaited, cls: cls, thread: thread) }
         return true
     }
 

@@ -16,6 +16,7 @@
 //                                        16 float class
 //                                        17 double class
 //                                        18 condition class
+//                                        19 kernel state (KernelClasses.swift)
 // ```
 // Plain words: 0 layout version, 8 system time (ns) at the last safepoint.
 // docs/vm-objects.md draws every VM object.
@@ -27,6 +28,8 @@ import PhantomMemory
 public enum InternalKind: UInt64, Sendable {
     case none = 0, object, int, string, `class`, code, array, thread, frame, boot, mutex, directory, stringBuilder
     case long, float, double, cond
+    /// A class whose methods the kernel serves (KernelClasses.swift).
+    case kernel
 }
 
 /// A cached method lookup: the code object for (class, ordinal) and the
@@ -101,6 +104,8 @@ public final class VirtualMachine {
     let callCache: UnsafeMutablePointer<CallCacheEntry>
     static let callCacheSize = 1024
     var callCacheCollections: UInt64 = 0
+    /// Handlers of the kernel classes, registered at every boot.
+    var kernelHandlers: [ObjectRef: KernelClassHandler] = [:]
     /// During a slice: every frame of the running thread's chain at this
     /// depth or deeper has been marked dirty in the current epoch (which
     /// cannot change within a slice), so returning to it needs no barrier.
@@ -112,9 +117,12 @@ public final class VirtualMachine {
     var systemNanosAtBoot: UInt64 = 0
     var hostNanosAtBoot: UInt64 = 0
 
-    static let worldSlots = 19
+    static let worldSlots = 20
     /// Version of the world's layout (the world's first plain word).
-    static let worldVersion: UInt64 = 2
+    static let worldVersion: UInt64 = 3
+    /// The kernel state object's shape (world slot 19): word 0 is the boot count.
+    static let kernelStateReferences = 8
+    static let kernelStateBytes = 64
 
     /// Opens the VM of an object memory, creating the world on a new image.
     public init(memory: ObjectMemory, console: @escaping (String) -> Void = { print($0, terminator: "") }) throws(VMError) {
@@ -129,6 +137,7 @@ public final class VirtualMachine {
         } else {
             try loadWorld()
         }
+        memory.setWord(kernelState, at: 0, bootCount + 1)
         systemNanosAtBoot = memory.word(world, at: 8)
         hostNanosAtBoot = HostClock.monotonicNanos()
     }
@@ -160,7 +169,7 @@ public final class VirtualMachine {
         // Class objects first (their class, the class class, does not exist
         // yet), then their headers and names.
         for (slot, _, kind) in names {
-            let cls = try allocate(.null, references: 3, bytes: 16)
+            let cls = try allocate(.null, references: 4, bytes: 16)
             memory.setWord(cls, at: 8, kind.rawValue)
             memory.setReference(world, slot, cls)
         }
@@ -170,9 +179,10 @@ public final class VirtualMachine {
             memory.setClass(cls, classClass)
             memory.setReference(cls, 0, try newString(name))
             memory.setReference(cls, 1, try newTable(capacity: 1))
-            try register(cls, name: name)
+            try registerClass(cls, name: name)
         }
         memory.setReference(world, 2, try allocate(bootClass, references: 0, bytes: 0))
+        memory.setReference(world, 19, try allocate(.null, references: Self.kernelStateReferences, bytes: Self.kernelStateBytes))
     }
 
     private func loadWorld() throws(VMError) {
@@ -187,6 +197,10 @@ public final class VirtualMachine {
         }
         for slot in 0..<Self.worldSlots where slot != 2 || !memory.reference(world, slot).isNull {
             guard memory.isValidObject(memory.reference(world, slot)) else { throw .badWorld("world slot \(slot) does not hold an object") }
+        }
+        guard memory.referenceCount(of: kernelState) >= Self.kernelStateReferences,
+              memory.size(of: kernelState) >= 16 + 8 * Self.kernelStateReferences + Self.kernelStateBytes else {
+            throw .badWorld("the kernel state object is damaged")
         }
         try cacheWellKnown()
         let table = memory.reference(world, 0)
@@ -224,7 +238,7 @@ public final class VirtualMachine {
     /// The boot object passed to programs' `run`.
     public var bootObject: ObjectRef { memory.reference(world, 2) }
 
-    private func register(_ cls: ObjectRef, name: String) throws(VMError) {
+    func registerClass(_ cls: ObjectRef, name: String) throws(VMError) {
         let table = memory.reference(world, 0)
         var replaced = false
         for index in 0..<tableCount(table) where !tableGet(table, index).isNull {
@@ -250,11 +264,16 @@ public final class VirtualMachine {
             parent = found
         }
         do { try Verifier.verify(file, inheritedFields: totalFields(parent)) } catch { throw .verify(error) }
-        let cls = try allocate(classClass, references: 3, bytes: 16)
+        let cls = try allocate(classClass, references: 4, bytes: 16)
         memory.setWord(cls, at: 0, UInt64(file.fields.count))
         memory.setWord(cls, at: 8, InternalKind.none.rawValue)
         memory.setReference(cls, 0, try newString(file.name))
         memory.setReference(cls, 2, parent)
+        // Field names, for tools (phantom inspect): class ref 3.
+        let names = try newTable(capacity: max(1, file.fields.count))
+        for (index, field) in file.fields.enumerated() { memory.setReference(names, index, try newString(field)) }
+        memory.setWord(names, at: 0, UInt64(file.fields.count))
+        memory.setReference(cls, 3, names)
         let size = (file.methods.map(\.ordinal).max() ?? -1) + 1
         let methods = try newTable(capacity: max(size, 1))
         memory.setWord(methods, at: 0, UInt64(size))
@@ -263,7 +282,7 @@ public final class VirtualMachine {
             let code = try makeCode(method, owner: cls)
             memory.setReference(methods, method.ordinal, code)
         }
-        try register(cls, name: file.name)
+        try registerClass(cls, name: file.name)
         return cls
     }
 
@@ -423,6 +442,24 @@ public final class VirtualMachine {
 
     /// A class's name.
     public func className(_ cls: ObjectRef) -> String { cls.isNull ? "null" : string(memory.reference(cls, 0)) }
+
+    /// The names of the fields of an object of class `cls`, parents' first
+    /// (empty names where a class does not record them).
+    public func fieldNames(_ cls: ObjectRef) -> [String] {
+        var chain: [ObjectRef] = []
+        var current = cls
+        while !current.isNull && kind(of: current) == .none { chain.append(current); current = memory.reference(current, 2) }
+        var names: [String] = []
+        for owner in chain.reversed() {
+            let count = Int(memory.word(owner, at: 0))
+            let table = memory.referenceCount(of: owner) > 3 ? memory.reference(owner, 3) : .null
+            for index in 0..<count { names.append(table.isNull || index >= tableCount(table) ? "" : string(tableGet(table, index))) }
+        }
+        return names
+    }
+
+    /// The internal kind's name of a class ("" for user classes).
+    public func isUserClass(_ cls: ObjectRef) -> Bool { !cls.isNull && kind(of: cls) == .none }
 
     /// Text for any value: strings as they are, integers in decimal.
     public func describe(_ value: ObjectRef) -> String {

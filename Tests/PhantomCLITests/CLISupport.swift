@@ -75,12 +75,12 @@ final class Child: @unchecked Sendable {
 
     /// Starts `phantom arguments...`; it is killed (SIGKILL) if it still
     /// runs `timeLimit` seconds later, whether or not anyone waits for it.
-    init(_ arguments: [String], timeLimit: Double = childTimeLimit) throws {
+    init(_ arguments: [String], timeLimit: Double = childTimeLimit, input: Pipe? = nil) throws {
         self.arguments = arguments
         self.timeLimit = timeLimit
         process.executableURL = URL(fileURLWithPath: phantomPath)
         process.arguments = arguments
-        process.standardInput = FileHandle.nullDevice
+        if let input { process.standardInput = input } else { process.standardInput = FileHandle.nullDevice }
         process.standardOutput = outPipe
         process.standardError = errPipe
         process.terminationHandler = { [self] _ in
@@ -117,6 +117,17 @@ final class Child: @unchecked Sendable {
         return Glibc.kill(pid, SIGKILL) == 0
         #else
         return Darwin.kill(pid, SIGKILL) == 0
+        #endif
+    }
+
+    /// Sends `signal` (e.g. SIGTERM) unless the child has been reaped.
+    @discardableResult
+    func send(_ signal: Int32) -> Bool {
+        guard !lock.withLock({ hasExited }) else { return false }
+        #if canImport(Glibc)
+        return Glibc.kill(pid, signal) == 0
+        #else
+        return Darwin.kill(pid, signal) == 0
         #endif
     }
 

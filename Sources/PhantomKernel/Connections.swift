@@ -1,0 +1,248 @@
+// `.internal.connection`: a persistent object that stands for something
+// transient (the console, time, a host file). A program makes one with
+// `new`, names what it stands for with `connect("scheme:...")`, and uses it
+// with `block(arg, n)` (the original's convention) or `read()`/`write(x)`.
+// The kernel binds connections to host services in every process that runs
+// the image; an operation that was in flight when the system stopped ends
+// with a "restarted" result when the thread runs again (docs/connections.md).
+//
+// A connection object: refs [0 name]; bytes
+// ```
+//  0 scheme u64 (0 not connected, 1 con, 2 tmr, 3 clk, 4 tick, 5 fio)
+//  8 boot count when it was connected
+// 16 boot count when its pending operation started
+// 24 tick period, ms
+// 32 next tick, wall-clock ms since 1970
+// ```
+
+import Foundation
+import PhantomHost
+import PhantomMemory
+import PhantomVM
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+enum Scheme: UInt64 {
+    case none = 0, console, timer, clock, tick, file
+}
+
+/// Ordinals of `.internal.connection`.
+enum ConnectionMethod {
+    static let connect = 8, block = 9, read = 10, write = 11, restarts = 12, name = 13
+}
+
+final class ConnectionClass: KernelClassHandler {
+    let share: String?
+    let console: @Sendable (String) -> Void
+    let input = ConsoleInput()
+
+    init(share: String?, console: @escaping @Sendable (String) -> Void) {
+        self.share = share
+        self.console = console
+    }
+
+    func register(in vm: VirtualMachine) throws {
+        try vm.registerKernelClass(".internal.connection", instanceReferences: 1, instanceBytes: 40, handler: self)
+    }
+
+    func stop() { input.stop() }
+
+    // MARK: - Dispatch
+
+    func call(_ vm: VirtualMachine, receiver: ObjectRef, ordinal: Int, arguments: [ObjectRef], thread: ObjectRef) -> KernelCallResult {
+        let memory = vm.memory
+        func argument(_ index: Int) -> ObjectRef { index < arguments.count ? arguments[index] : .null }
+        if ordinal == ConnectionMethod.connect { return connect(vm, receiver, argument(0)) }
+        let scheme = Scheme(rawValue: memory.word(receiver, at: 0)) ?? .none
+        switch ordinal {
+        case ConnectionMethod.restarts:
+            guard scheme != .none else { return .error("connection: not connected") }
+            return .value(VirtualMachine.integer(Int32(truncatingIfNeeded: vm.bootCount &- memory.word(receiver, at: 8))))
+        case ConnectionMethod.name:
+            return .value(memory.reference(receiver, 0))
+        case ConnectionMethod.block:
+            let operation = VirtualMachine.integerValue(argument(1)) ?? 0
+            return perform(vm, receiver, scheme, thread: thread, operation: operation, value: argument(0))
+        case ConnectionMethod.read:
+            if scheme == .timer { return make(vm) { try vm.makeLong(Int64(vm.systemNanos / 1_000_000)) } }
+            return perform(vm, receiver, scheme, thread: thread, operation: 0, value: .null)
+        case ConnectionMethod.write:
+            return perform(vm, receiver, scheme, thread: thread, operation: 1, value: argument(0))
+        default:
+            return .error(".internal.connection has no method \(ordinal)")
+        }
+    }
+
+    func connect(_ vm: VirtualMachine, _ connection: ObjectRef, _ nameValue: ObjectRef) -> KernelCallResult {
+        let memory = vm.memory
+        guard let name = vm.text(of: nameValue) else { return .error("connect needs a name such as \"tmr:\"") }
+        guard let colon = name.firstIndex(of: ":") else { return .error("connect: \(name) has no scheme (e.g. \"con:\", \"tmr:\")") }
+        let prefix = String(name[..<colon])
+        let rest = String(name[name.index(after: colon)...])
+        let scheme: Scheme
+        switch prefix {
+        case "con": scheme = .console
+        case "tmr": scheme = .timer
+        case "clk": scheme = .clock
+        case "tick":
+            guard let period = Int64(rest), period > 0, period <= 86_400_000 else {
+                return .error("connect: \(name): the tick period must be 1...86400000 ms")
+            }
+            scheme = .tick
+            memory.setWord(connection, at: 24, UInt64(period))
+            memory.setWord(connection, at: 32, UInt64(bitPattern: wallMillis() + period))
+        case "fio":
+            switch FileShare.resolve(rest, in: share) {
+            case .failure(let problem): return .error("connect: \(name): \(problem.description)")
+            case .success: scheme = .file
+            }
+        default:
+            return .error("connect: unknown scheme \(prefix): (con, tmr, clk, tick, fio)")
+        }
+        memory.setReference(connection, 0, nameValue)
+        memory.setWord(connection, at: 0, scheme.rawValue)
+        memory.setWord(connection, at: 8, vm.bootCount)
+        return .value(.null)
+    }
+
+    // MARK: - Operations
+
+    /// `block(value, operation)`: 0 reads/waits, 1 writes, 2 replaces (files).
+    func perform(_ vm: VirtualMachine, _ connection: ObjectRef, _ scheme: Scheme, thread: ObjectRef, operation: Int32, value: ObjectRef) -> KernelCallResult {
+        let memory = vm.memory
+        switch scheme {
+        case .none:
+            return .error("connection: not connected (call connect first)")
+        case .console:
+            if operation == 1 {
+                console(vm.describe(value))
+                return .value(.null)
+            }
+            // Read a line; an in-flight read that a restart cut off ends
+            // with null (restarts() tells why).
+            if vm.waitPhase(of: thread) == 1 {
+                if memory.word(connection, at: 16) != vm.bootCount {
+                    vm.setWaitPhase(of: thread, 0)
+                    return .value(.null)
+                }
+            } else {
+                memory.setWord(connection, at: 16, vm.bootCount)
+            }
+            switch input.take() {
+            case .line(let line):
+                vm.setWaitPhase(of: thread, 0)
+                return make(vm) { try vm.makeString(line) }
+            case .end:
+                vm.setWaitPhase(of: thread, 0)
+                return .value(.null)
+            case .none:
+                vm.setWaitPhase(of: thread, 1)
+                return .wait(on: connection)
+            }
+        case .timer:
+            // block(_, ms): sleep `ms` of system time (0 or less: just let
+            // other threads run); returns 1 if the system restarted during
+            // the sleep, else 0. write() is the same as block(x, 1).
+            if vm.waitPhase(of: thread) == 2 {
+                vm.setWaitPhase(of: thread, 0)
+                let restarted = memory.word(connection, at: 16) != vm.bootCount
+                return .value(VirtualMachine.integer(restarted ? 1 : 0))
+            }
+            memory.setWord(connection, at: 16, vm.bootCount)
+            vm.setWaitPhase(of: thread, 1)
+            return .sleep(until: vm.systemNanos &+ UInt64(max(0, operation)) * 1_000_000)
+        case .clock:
+            return make(vm) { try vm.makeLong(wallMillis()) }
+        case .tick:
+            // Waits for the next tick; returns how many periods ended since
+            // the last tick it returned (more than 1: ticks were missed,
+            // also while the system was down).
+            let period = Int64(memory.word(connection, at: 24))
+            let next = Int64(bitPattern: memory.word(connection, at: 32))
+            let now = wallMillis()
+            if now >= next {
+                let missed = (now - next) / period + 1
+                memory.setWord(connection, at: 32, UInt64(bitPattern: next + missed * period))
+                vm.setWaitPhase(of: thread, 0)
+                return .value(VirtualMachine.integer(Int32(clamping: missed)))
+            }
+            vm.setWaitPhase(of: thread, 1)
+            return .sleep(until: vm.systemNanos &+ UInt64(next - now) * 1_000_000)
+        case .file:
+            let name = vm.text(of: memory.reference(connection, 0)) ?? ""
+            let path: String
+            switch FileShare.resolve(String(name.dropFirst(4)), in: share) {
+            case .failure(let problem): return .error("\(name): \(problem.description)")
+            case .success(let resolved): path = resolved
+            }
+            switch operation {
+            case 0:
+                switch FileShare.read(path) {
+                case .success(let text): return text.map { text in make(vm) { try vm.makeString(text) } } ?? .value(.null)
+                case .failure(let problem): return .error("\(name): \(problem.description)")
+                }
+            case 1, 2:
+                switch FileShare.write(path, vm.describe(value), append: operation == 1) {
+                case .success: return .value(.null)
+                case .failure(let problem): return .error("\(name): \(problem.description)")
+                }
+            default:
+                return .error("\(name): block operation \(operation) is not 0 (read), 1 (append) or 2 (replace)")
+            }
+        }
+    }
+
+    func isReady(_ vm: VirtualMachine, awaited: ObjectRef, thread: ObjectRef) -> Bool {
+        // Only console reads wait on a connection.
+        if vm.memory.word(awaited, at: 16) != vm.bootCount { return true }
+        return input.hasInput
+    }
+
+    private func make(_ vm: VirtualMachine, _ body: () throws -> ObjectRef) -> KernelCallResult {
+        do { return .value(try body()) } catch { return .error("\(error)") }
+    }
+}
+
+func wallMillis() -> Int64 { HostClock.wallNanos() / 1_000_000 }
+
+/// Lines from the process's standard input, read by a background thread
+/// started on the first console read.
+final class ConsoleInput: @unchecked Sendable {
+    enum Taken { case line(String), end, none }
+    private let lock = NSLockish()
+    private var lines: [String] = []
+    private var ended = false
+    private var started = false
+
+    var hasInput: Bool { lock.withLock { !lines.isEmpty || ended } }
+
+    func take() -> Taken {
+        startIfNeeded()
+        return lock.withLock {
+            if !lines.isEmpty { return .line(lines.removeFirst()) }
+            return ended ? .end : .none
+        }
+    }
+
+    private func startIfNeeded() {
+        let start = lock.withLock { () -> Bool in
+            if started { return false }
+            started = true
+            return true
+        }
+        guard start else { return }
+        let thread = Thread { [self] in
+            while let line = readLine(strippingNewline: true) {
+                lock.withLock { lines.append(line) }
+            }
+            lock.withLock { ended = true }
+        }
+        thread.start()
+    }
+
+    func stop() {}
+}

@@ -1,0 +1,277 @@
+// The kernel: boots a persistent image (creating it if needed), binds the
+// kernel classes (connections, names) to this process, runs the threads,
+// and takes snapshots in the background at safepoints (docs/kernel.md).
+//
+// One mutator thread runs the VM; a snapshot begins between two slices
+// (a pause of a few microseconds: `PersistentSpace.beginSnapshot`) and is
+// written by the snapshot writer thread while the mutator goes on.
+
+import Dispatch
+import Foundation
+import PhantomHost
+import PhantomMemory
+import PhantomStore
+import PhantomVM
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Why the kernel could not boot or do what it was asked.
+public struct KernelError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// A booted Phantom system.
+public final class Kernel: @unchecked Sendable {
+    /// How to boot.
+    public struct Options {
+        /// The image file (created with defaults if missing, unless `mustExist`).
+        public var imagePath: String
+        /// Refuse to create a new image.
+        public var mustExist = false
+        /// Open for reading only (no boot count, no snapshots).
+        public var readOnly = false
+        /// Period of the snapshot daemon, ns (0: no periodic snapshots).
+        public var snapshotInterval: UInt64 = 1_000_000_000
+        /// The host directory that `fio:` connections may use (nil: none).
+        public var share: String? = nil
+        /// Where console output goes (the console connection).
+        public var console: @Sendable (String) -> Void = { text in
+            FileHandle.standardOutput.write(Data(text.utf8))
+        }
+        /// Called on the writer thread after each snapshot is durable.
+        public var snapshotLog: (@Sendable (SnapshotReport) -> Void)? = nil
+        /// Address space of the image (bytes) and the store's logical size.
+        public var capacity: UInt64 = 4 << 30
+        /// Snapshots the store keeps for rollback.
+        public var keep = 8
+
+        public init(imagePath: String) { self.imagePath = imagePath }
+    }
+
+    /// What one snapshot cost.
+    public struct SnapshotReport: Sendable {
+        public let id: UInt64
+        public let pages: Int
+        public let bytes: UInt64
+        /// The mutator's pause to begin it, ns.
+        public let pauseNanos: UInt64
+        /// Writing and committing it, ns.
+        public let writeNanos: UInt64
+    }
+
+    public let options: Options
+    public let device: FileBlockDevice
+    public let store: Store
+    public let space: PersistentSpace
+    public let memory: ObjectMemory
+    public let vm: VirtualMachine
+    /// True if this boot created the image.
+    public let created: Bool
+    /// Called on the mutator thread when a snapshot begins (its instant).
+    public var onSnapshotBegin: (() -> Void)? = nil
+    let connections: ConnectionClass
+    let names: NameSpaceClass
+
+    /// Boots the image: opens (or creates) it, restores the newest snapshot,
+    /// binds the kernel classes.
+    public init(_ options: Options) throws {
+        self.options = options
+        var isNew = false
+        do {
+            if access(options.imagePath, F_OK) == 0 {
+                device = try FileBlockDevice(path: options.imagePath, mode: options.readOnly ? .readOnly : .readWrite)
+                store = try Store.open(device, readOnly: options.readOnly, verification: .newestSnapshot)
+            } else {
+                guard !options.mustExist && !options.readOnly else { throw KernelError("no image at \(options.imagePath) (phantom run creates one)") }
+                device = try FileBlockDevice(path: options.imagePath, mode: .create)
+                store = try Store.create(on: device, logicalSize: options.capacity, keep: options.keep)
+                isNew = true
+            }
+        } catch let error as KernelError {
+            throw error
+        } catch let error as BlockDeviceError {
+            if case .locked = error {
+                throw KernelError("\(options.imagePath) is in use by another phantom process (one writer at a time)")
+            }
+            throw KernelError("\(options.imagePath): \(error)")
+        } catch {
+            throw KernelError("\(options.imagePath): \(error)")
+        }
+        created = isNew
+        space = try PersistentSpace(store: store, capacity: options.capacity)
+        memory = try ObjectMemory(space: space)
+        let console = options.console
+        vm = try VirtualMachine(memory: memory) { console($0) }
+        connections = ConnectionClass(share: options.share, console: console)
+        names = NameSpaceClass()
+        try connections.register(in: vm)
+        try names.register(in: vm)
+    }
+
+    deinit {
+        connections.stop()
+    }
+
+    // MARK: - Programs
+
+    /// Installs classes (parents before children, in as many passes as needed).
+    public func install(_ files: [ClassFile]) throws {
+        var pending = files
+        while !pending.isEmpty {
+            var progress = false
+            var next: [ClassFile] = []
+            for file in pending {
+                if file.parent.isEmpty || vm.classNamed(file.parent) != nil {
+                    try vm.install(file)
+                    progress = true
+                } else {
+                    next.append(file)
+                }
+            }
+            if !progress {
+                throw KernelError("missing parent classes: " + next.map { "\($0.name) extends \($0.parent)" }.joined(separator: ", "))
+            }
+            pending = next
+        }
+    }
+
+    /// The thread started by `run FILE` for a class, if the image has one.
+    public func programThread(className: String) throws -> ObjectRef? {
+        let programs = try programsDirectory()
+        let thread = vm.directoryValue(programs, key: try vm.makeString(className))
+        return thread.isNull ? nil : thread
+    }
+
+    /// Classes named `.phantom.start.NAME` start program `NAME`: their
+    /// `main(boot)` builds the object with its constructor and calls its
+    /// `run(boot)` (made by the command line for compiled programs).
+    public static let starterPrefix = ".phantom.start."
+
+    /// Starts `className.run(boot)` in a new thread (through its starter
+    /// class, if it has one) and records it as the class's program thread.
+    @discardableResult
+    public func start(className: String) throws -> ObjectRef {
+        let starter = Self.starterPrefix + className
+        let thread = vm.classNamed(starter) != nil
+            ? try vm.startThread(className: starter, method: "main")
+            : try vm.startThread(className: className)
+        try vm.setDirectoryValue(try programsDirectory(), key: try vm.makeString(className), value: thread)
+        return thread
+    }
+
+    /// Kernel state refs: 0 names root, 1 programs (class name -> thread).
+    func programsDirectory() throws -> ObjectRef {
+        let state = vm.kernelState
+        var programs = memory.reference(state, 1)
+        if programs.isNull {
+            programs = try vm.makeDirectory()
+            memory.setReference(state, 1, programs)
+        }
+        return programs
+    }
+
+    // MARK: - Running
+
+    private let writer = DispatchQueue(label: "phantom.snapshot-writer")
+    private let writerGroup = DispatchGroup()
+    private var writeFailure: (any Error)? = nil
+    private let failureLock = NSLockish()
+
+    /// Runs the threads until `shouldStop` says so (checked at least every
+    /// 20 ms), taking a snapshot every `snapshotInterval`, then takes a final
+    /// snapshot at the safepoint where it stopped.
+    ///
+    /// It also stops when no thread can run any more (every thread has
+    /// ended, or the rest wait for one another); the result says which.
+    @discardableResult
+    public func run(shouldStop: () -> Bool) throws -> StopReason {
+        let interval = options.snapshotInterval
+        var nextSnapshot = HostClock.monotonicNanos() &+ (interval == 0 ? UInt64.max / 2 : interval)
+        var reason = StopReason.requested
+        while !shouldStop() {
+            if !vm.hasPotentialWork {
+                reason = vm.threads.allSatisfy({ vm.state(of: $0) == .finished || vm.state(of: $0) == .failed }) ? .allEnded : .deadlock
+                break
+            }
+            let now = HostClock.monotonicNanos()
+            let until = min(nextSnapshot, now &+ 20_000_000)
+            vm.run(budget: .max, slice: 10_000, until: until)
+            if let failure = failureLock.withLock({ writeFailure }) { throw KernelError("snapshot failed: \(failure)") }
+            if HostClock.monotonicNanos() >= nextSnapshot {
+                beginBackgroundSnapshot()
+                nextSnapshot = HostClock.monotonicNanos() &+ interval
+            }
+            if !vm.hasWork {
+                // Nothing to run: wait for the next snapshot or a stop.
+                let pause = min(20_000_000, nextSnapshot &- min(nextSnapshot, HostClock.monotonicNanos()))
+                var request = timespec(tv_sec: 0, tv_nsec: Int(pause))
+                _ = nanosleep(&request, nil)
+            }
+        }
+        try finalSnapshot()
+        return reason
+    }
+
+    /// Why `run` returned.
+    public enum StopReason: Sendable {
+        /// `shouldStop` said so (SIGINT, SIGTERM).
+        case requested
+        /// Every thread has ended.
+        case allEnded
+        /// Threads remain, but each waits for another.
+        case deadlock
+    }
+
+    /// Begins a snapshot at this safepoint and lets the writer thread write
+    /// it; skipped if the previous one is still being written.
+    public func beginBackgroundSnapshot() {
+        guard !options.readOnly else { return }
+        let started = HostClock.monotonicNanos()
+        vm.prepareForSnapshot()
+        guard let ticket = space.beginSnapshot() else { return }
+        let pause = HostClock.monotonicNanos() - started
+        onSnapshotBegin?()
+        let space = self.space
+        let log = options.snapshotLog
+        writer.async(group: writerGroup) { [self] in
+            let writeStart = HostClock.monotonicNanos()
+            do {
+                let info = try space.writeSnapshot(ticket)
+                log?(SnapshotReport(id: info.id, pages: Int(info.pagesWritten), bytes: info.bytesWritten,
+                                    pauseNanos: pause, writeNanos: HostClock.monotonicNanos() - writeStart))
+            } catch {
+                failureLock.withLock { writeFailure = error }
+            }
+        }
+    }
+
+    /// Waits for a background snapshot, then takes one synchronously.
+    public func finalSnapshot() throws {
+        guard !options.readOnly else { return }
+        writerGroup.wait()
+        if let failure = failureLock.withLock({ writeFailure }) { throw KernelError("snapshot failed: \(failure)") }
+        let started = HostClock.monotonicNanos()
+        vm.prepareForSnapshot()
+        onSnapshotBegin?()
+        let info = try space.takeSnapshot()
+        options.snapshotLog?(SnapshotReport(id: info.id, pages: Int(info.pagesWritten), bytes: info.bytesWritten,
+                                            pauseNanos: 0, writeNanos: HostClock.monotonicNanos() - started))
+    }
+}
+
+/// A small mutex for the kernel's few shared variables.
+final class NSLockish: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    init() { pthread_mutex_init(&mutex, nil) }
+    deinit { pthread_mutex_destroy(&mutex) }
+    func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return try body()
+    }
+}

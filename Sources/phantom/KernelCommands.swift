@@ -1,0 +1,388 @@
+// The commands of a running Phantom system: run, install, start, ps, kill,
+// snapshots, rollback, inspect. Every one takes `--image PATH` (default
+// ./phantom.img). These names and their JSON keys are a contract.
+
+import ArgumentParser
+import CPhantomSupport
+import Foundation
+import Logging
+import PhantomHost
+import PhantomKernel
+import PhantomMemory
+import PhantomStore
+import PhantomVM
+
+/// `--image PATH`, shared by every command that works on an image.
+struct ImageOption: ParsableArguments {
+    @Option(help: "The system image.") var image: String = "./phantom.img"
+}
+
+/// Parses "100ms", "1s", "2m", "500us", "250ns"; a bare number is seconds.
+func parseDuration(_ text: String) -> UInt64? {
+    let units: [(String, Double)] = [("ns", 1), ("us", 1e3), ("ms", 1e6), ("s", 1e9), ("m", 60e9)]
+    for (suffix, scale) in units where text.hasSuffix(suffix) {
+        let number = text.dropLast(suffix.count)
+        // "ms" also ends in "s": take the longest unit that leaves a number.
+        if let value = Double(number), value >= 0, value.isFinite { return UInt64(value * scale) }
+    }
+    if let value = Double(text), value >= 0, value.isFinite { return UInt64(value * 1e9) }
+    return nil
+}
+
+/// Loads the classes of a program file: `.pc` (a class file), `.pa`
+/// (assembler) or `.ph` (Phantom source, compiled on the fly).
+func loadProgram(_ path: String) throws -> [ClassFile] {
+    guard let data = FileManager.default.contents(atPath: path) else { throw UserError("cannot read \(path)") }
+    if path.hasSuffix(".pc") {
+        do { return [try ClassFile(decoding: Array(data))] } catch { throw UserError("\(path): \(error)") }
+    }
+    let text = String(decoding: data, as: UTF8.self)
+    if path.hasSuffix(".pa") {
+        do { return try Assembler.assemble(text, file: path) } catch { throw UserError("\(error)") }
+    }
+    if path.hasSuffix(".ph") { return try compileSources([path]) }
+    throw UserError("\(path): expected a .ph, .pa or .pc file")
+}
+
+/// The class a program file starts: the last one with a `run` method.
+func programClass(_ classes: [ClassFile], path: String) throws -> String {
+    guard let found = classes.last(where: { $0.methods.contains { $0.name == "run" } }) else {
+        throw UserError("\(path): no class has a run method")
+    }
+    return found.name
+}
+
+/// The classes of a program plus, for a class with a constructor (compiled
+/// Phantom code), its starter class `.phantom.start.NAME`, whose `main(boot)`
+/// makes the object as `new NAME()` would and calls its `run(boot)`, all in
+/// the program's persistent thread.
+func withStarters(_ classes: [ClassFile]) throws -> [ClassFile] {
+    var result = classes
+    for cls in classes {
+        guard let run = cls.methods.first(where: { $0.name == "run" }), run.arguments <= 1,
+              let constructor = cls.methods.first(where: { $0.name == "<init>" && $0.arguments == 0 }) else { continue }
+        let source = """
+            class \(Kernel.starterPrefix)\(cls.name)
+            method main 1
+                stack_reserve 1 0
+                summon_by_name "\(cls.name)"
+                new
+                call \(constructor.ordinal) 0
+                os_set 1
+                \(run.arguments == 1 ? "os_get 0" : "")
+                os_get 1
+                call \(run.ordinal) \(run.arguments)
+                ret
+            end
+            """
+        do { result += try Assembler.assemble(source, file: "starter") } catch { throw UserError("cannot make a starter for \(cls.name): \(error)") }
+    }
+    return result
+}
+
+/// The stop request from SIGINT/SIGTERM (written by the signal handler).
+nonisolated(unsafe) let stopCell: UnsafeMutablePointer<UInt32> = {
+    let cell = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
+    cell.initialize(to: 0)
+    return cell
+}()
+
+func installStopHandlers() {
+    let handler: @convention(c) (Int32) -> Void = { _ in phantom_atomic_store_u32(stopCell, 1) }
+    signal(SIGINT, handler)
+    signal(SIGTERM, handler)
+    // A parent may have started us with these signals blocked (the mask is
+    // inherited): unblock them, or a stop request would never arrive.
+    var set = sigset_t()
+    sigemptyset(&set)
+    sigaddset(&set, SIGINT)
+    sigaddset(&set, SIGTERM)
+    pthread_sigmask(SIG_UNBLOCK, &set, nil)
+}
+
+func bootKernel(_ image: String, readOnly: Bool = false, mustExist: Bool = false, configure: (inout Kernel.Options) -> Void = { _ in }) throws -> Kernel {
+    var options = Kernel.Options(imagePath: image)
+    options.readOnly = readOnly
+    options.mustExist = mustExist
+    configure(&options)
+    do {
+        return try Kernel(options)
+    } catch let error as KernelError where error.description.contains("in use by another") || error.description.hasPrefix("no image") {
+        throw UserError(error.description)
+    } catch {
+        throw UserError("\(image): \(error)" + (FileManager.default.fileExists(atPath: image)
+            ? "\n(the newest snapshot may be damaged: `phantom snapshots --image \(image)` lists the others, `phantom rollback --image \(image) --to ID` goes back to one)" : ""))
+    }
+}
+
+// MARK: - run
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Boot an image and run its threads until stopped (SIGINT/SIGTERM take a final snapshot).",
+        discussion: "With FILE (.ph, .pa or .pc) the program is installed and its class's run method starts in a new persistent thread, unless the image already has a thread started from that class: then it resumes.")
+
+    @OptionGroup var imageOption: ImageOption
+    @Option(help: "Time between snapshots, e.g. 100ms, 1s (0 turns periodic snapshots off).") var snapshotInterval: String = "1s"
+    @Option(help: "A host directory that fio: connections may use.") var share: String?
+    @Flag(help: "Log every snapshot (id, pages, bytes, pause, write time).") var verbose = false
+    @Flag(help: .hidden) var markSnapshots = false
+    @Argument(help: "A program to install and start.") var file: String?
+
+    func validate() throws {
+        if let file, !FileManager.default.fileExists(atPath: file) { throw ValidationError("no such file: \(file)") }
+        guard parseDuration(snapshotInterval) != nil else { throw ValidationError("--snapshot-interval: expected a duration such as 100ms or 1s, not \(snapshotInterval)") }
+        if let share, !FileManager.default.fileExists(atPath: share) { throw ValidationError("--share: \(share) does not exist") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let classes = try file.map { try withStarters(try loadProgram($0)) }
+            let marks = markSnapshots
+            let verbose = self.verbose
+            let logger = SnapshotLogger(verbose: verbose)
+            let kernel = try bootKernel(imageOption.image) { options in
+                options.snapshotInterval = parseDuration(snapshotInterval) ?? 1_000_000_000
+                options.share = share
+                options.snapshotLog = { report in
+                    logger.log(report)
+                    if marks { FileHandle.standardOutput.write(Data("#durable \(report.id)\n".utf8)) }
+                }
+            }
+            if let classes, let file {
+                let name = try programClass(classes, path: file)
+                if try kernel.programThread(className: name) == nil {
+                    try kernel.install(classes)
+                    try kernel.start(className: name)
+                    if verbose { logger.info("started \(name).run in a new thread") }
+                } else if verbose {
+                    logger.info("\(name) already runs in this image: resuming it")
+                }
+            }
+            installStopHandlers()
+            if verbose { logger.info("booted \(imageOption.image) (boot \(kernel.vm.bootCount), \(kernel.vm.threads.count) threads)") }
+            if marks { kernel.onSnapshotBegin = { FileHandle.standardOutput.write(Data("#snapshot\n".utf8)) } }
+            let threadsBefore = Set(kernel.vm.threads.filter { kernel.vm.state(of: $0) == .failed })
+            let reason = try kernel.run { phantom_atomic_load_u32(stopCell) != 0 }
+            switch reason {
+            case .requested: if verbose { logger.info("stopped; final snapshot taken") }
+            case .allEnded: if verbose { logger.info("every thread has ended; final snapshot taken") }
+            case .deadlock: printError("phantom: every remaining thread waits for another (deadlock); stopped after a final snapshot")
+            }
+            // A thread that failed during this run makes the exit status 2.
+            if kernel.vm.threads.contains(where: { kernel.vm.state(of: $0) == .failed && !threadsBefore.contains($0) }) {
+                throw ExitCode(2)
+            }
+        }
+    }
+}
+
+/// `--verbose` logging (swift-log, to standard error): boot, stop, and every
+/// snapshot with its id, pages, bytes, pause and write time.
+final class SnapshotLogger: Sendable {
+    let verbose: Bool
+    let logger: Logger
+
+    init(verbose: Bool) {
+        self.verbose = verbose
+        var logger = Logger(label: "phantom") { label in StreamLogHandler.standardError(label: label) }
+        logger.logLevel = verbose ? .info : .warning
+        self.logger = logger
+    }
+
+    func log(_ report: Kernel.SnapshotReport) {
+        guard verbose else { return }
+        logger.info("snapshot", metadata: [
+            "id": "\(report.id)", "pages": "\(report.pages)", "bytes": "\(report.bytes)",
+            "pause_ms": "\(String(format: "%.3f", Double(report.pauseNanos) / 1e6))",
+            "write_ms": "\(String(format: "%.2f", Double(report.writeNanos) / 1e6))",
+        ])
+    }
+
+    func info(_ line: String) { if verbose { logger.info("\(line)") } }
+}
+
+// MARK: - install / start / kill
+
+struct InstallCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "install", abstract: "Install programs into an image without starting them.")
+    @OptionGroup var imageOption: ImageOption
+    @Argument(help: "Programs (.ph, .pa or .pc).") var files: [String]
+
+    func validate() throws { guard !files.isEmpty else { throw ValidationError("name at least one program file") } }
+
+    func run() throws {
+        try reportingErrors {
+            let classes = try withStarters(try files.flatMap(loadProgram))
+            let kernel = try bootKernel(imageOption.image)
+            try kernel.install(classes)
+            try kernel.finalSnapshot()
+            print("installed \(classes.map(\.name).joined(separator: ", "))")
+        }
+    }
+}
+
+struct StartCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "start", abstract: "Start a thread running CLASS.run in an image.",
+                                                    discussion: "ARGS, if any, are bound as an array of strings at /args/CLASS in the image's name space.")
+    @OptionGroup var imageOption: ImageOption
+    @Argument(help: "An installed class.") var className: String
+    @Argument(help: "Arguments for the program.") var args: [String] = []
+
+    func run() throws {
+        try reportingErrors {
+            let kernel = try bootKernel(imageOption.image, mustExist: true)
+            guard kernel.vm.classNamed(className) != nil else { throw UserError("no class named \(className) is installed in \(imageOption.image)") }
+            if !args.isEmpty { try kernel.bind(path: "/args/\(className)", strings: args) }
+            let thread = try kernel.start(className: className)
+            try kernel.finalSnapshot()
+            print("started thread \(kernel.threadNumber(thread)): \(className).run")
+        }
+    }
+}
+
+struct KillCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "kill", abstract: "End a persistent thread (it fails with \"killed\").")
+    @OptionGroup var imageOption: ImageOption
+    @Argument(help: "A thread number, as phantom ps shows it.") var thread: Int
+
+    func run() throws {
+        try reportingErrors {
+            let kernel = try bootKernel(imageOption.image, mustExist: true)
+            let threads = kernel.vm.threads
+            guard thread >= 1 && thread <= threads.count else { throw UserError("no thread \(thread) (the image has \(threads.count))") }
+            let target = threads[thread - 1]
+            guard kernel.vm.state(of: target) != .finished && kernel.vm.state(of: target) != .failed else {
+                throw UserError("thread \(thread) has already ended")
+            }
+            try kernel.vm.kill(target, reason: "killed by phantom kill")
+            try kernel.finalSnapshot()
+            print("killed thread \(thread)")
+        }
+    }
+}
+
+// MARK: - ps / snapshots / rollback
+
+struct PsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ps", abstract: "List the persistent threads of an image.")
+    @OptionGroup var imageOption: ImageOption
+    @Flag(help: "Print JSON for tools.") var json = false
+
+    func run() throws {
+        try reportingErrors {
+            let kernel = try bootKernel(imageOption.image, readOnly: true, mustExist: true)
+            let rows = kernel.threadReports()
+            if json {
+                let objects = rows.map { row -> [String: Any] in
+                    ["id": row.id, "class": row.className, "method": row.method, "state": row.state, "waiting_on": row.waitingOn as Any,
+                     "instructions": row.instructions]
+                }
+                printJSON(["threads": objects])
+                return
+            }
+            print(pad("ID", 4) + pad("STATE", 10) + pad("INSTRUCTIONS", 14) + pad("CLASS.METHOD", 32) + "WAITING ON")
+            for row in rows {
+                print(pad("\(row.id)", 4) + pad(row.state, 10) + pad("\(row.instructions)", 14) + pad("\(row.className).\(row.method)", 32) + (row.waitingOn ?? ""))
+            }
+        }
+    }
+}
+
+struct SnapshotsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "snapshots", abstract: "List the snapshots an image keeps.")
+    @OptionGroup var imageOption: ImageOption
+    @Flag(help: "Print JSON for tools.") var json = false
+
+    func run() throws {
+        try reportingErrors {
+            let device: FileBlockDeviceHandle
+            do { device = try FileBlockDeviceHandle(path: imageOption.image) } catch { throw UserError("\(error)") }
+            let snapshots = device.store.snapshots
+            if json {
+                printJSON(["snapshots": snapshots.map { ["id": $0.id, "time_ns": $0.timeNanos, "pages_written": $0.pagesWritten,
+                                                         "bytes_written": $0.bytesWritten, "pages_mapped": $0.pagesMapped] as [String: Any] }])
+                return
+            }
+            print(pad("ID", 8) + pad("TAKEN (UTC)", 26) + pad("PAGES WRITTEN", 15) + "PAGES MAPPED")
+            for snapshot in snapshots {
+                print(pad("\(snapshot.id)", 8) + pad(formatTime(snapshot.timeNanos), 26) + pad("\(snapshot.pagesWritten)", 15) + "\(snapshot.pagesMapped)")
+            }
+        }
+    }
+}
+
+struct RollbackCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rollback", abstract: "Make an older snapshot the newest: the system restarts from it.")
+    @OptionGroup var imageOption: ImageOption
+    @Option(help: "The snapshot id (phantom snapshots lists them).") var to: UInt64
+
+    func run() throws {
+        try reportingErrors {
+            let device: FileBlockDeviceHandle
+            do { device = try FileBlockDeviceHandle(path: imageOption.image, writable: true) } catch { throw UserError("\(error)") }
+            let newer = device.store.snapshots.filter { $0.id > to }.map(\.id)
+            guard device.store.snapshots.contains(where: { $0.id == to }) else {
+                throw UserError("no snapshot \(to) in \(imageOption.image) (kept: \(device.store.snapshots.map { String($0.id) }.joined(separator: ", ")))")
+            }
+            do { try device.store.rollback(to: to) } catch { throw UserError("rollback failed: \(error)") }
+            print("rolled back to snapshot \(to)" + (newer.isEmpty ? "" : "; dropped \(newer.map(String.init).joined(separator: ", "))"))
+        }
+    }
+}
+
+/// An image's store opened without the VM (for snapshots and rollback).
+struct FileBlockDeviceHandle {
+    let store: Store
+    init(path: String, writable: Bool = false) throws {
+        guard FileManager.default.fileExists(atPath: path) else { throw UserError("no image at \(path)") }
+        let device = try FileBlockDevice(path: path, mode: writable ? .readWrite : .readOnly)
+        store = try Store.open(device, readOnly: !writable)
+    }
+}
+
+func pad(_ text: String, _ width: Int) -> String {
+    text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
+}
+
+func printJSON(_ object: Any) {
+    guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
+    print(String(decoding: data, as: UTF8.self))
+}
+
+// MARK: - inspect
+
+struct InspectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "inspect", abstract: "Browse the persistent object graph, from the world (the root) down.",
+                                                    discussion: "REF is @0xOFFSET (as inspect prints references), a decimal offset, a name-space path such as /apps/counter, or world (the default).")
+    @OptionGroup var imageOption: ImageOption
+    @Argument(help: "The object to show.") var ref: String?
+    @Flag(help: "Print JSON for tools.") var json = false
+
+    func run() throws {
+        try reportingErrors {
+            let kernel = try bootKernel(imageOption.image, readOnly: true, mustExist: true)
+            let object: ObjectRef
+            do { object = try kernel.resolve(ref) } catch let error as KernelError { throw UserError(error.description) }
+            let report = kernel.inspect(object)
+            if json {
+                printJSON(["ref": report.ref, "class": report.className, "size": report.size, "summary": report.summary as Any,
+                           "bytes_hex": report.bytesHex,
+                           "references": report.slots.map { slot -> [String: Any] in
+                               ["slot": slot.index, "name": slot.name, "value": slot.value, "class": slot.className, "text": slot.text as Any]
+                           }] as [String: Any])
+                return
+            }
+            print("\(report.ref)  \(report.className)  \(report.size) bytes")
+            if let summary = report.summary { print("  \(summary)") }
+            for slot in report.slots {
+                let label = slot.name.isEmpty ? "[\(slot.index)]" : "\(slot.name) [\(slot.index)]"
+                var line = "  " + pad(label, 20) + slot.value
+                if !slot.className.isEmpty && slot.className != ".internal.int" { line += "  " + slot.className }
+                if let text = slot.text, slot.className == ".internal.string" { line += "  " + text.debugDescription }
+                print(line)
+            }
+        }
+    }
+}
