@@ -1,4 +1,6 @@
-// Mark and sweep over the persistent heap, at a safepoint.
+// Mark and sweep over the persistent heap, at a safepoint: the
+// stop-the-world collector (the incremental one, in bounded steps, is in
+// IncrementalCollector.swift; this one abandons a cycle of it in progress).
 //
 // Marks live in a side bitmap in process memory (one bit per 16 bytes), so
 // marking dirties no persistent page: a collection costs the next snapshot
@@ -23,22 +25,32 @@ public struct CollectionStats: Sendable {
     public var freeRunBytes: UInt64 = 0
     /// The heap end after the collection (it shrinks when its tail is free).
     public var heapEnd: UInt64 = 0
-    /// Duration of the collection, ns.
+    /// Duration of the collection, ns (incremental: the sum of its steps).
     public var nanoseconds: UInt64 = 0
+    /// Incremental only: steps taken.
+    public var steps = 0
+    /// Incremental only: the longest step, ns.
+    public var maxStepNanoseconds: UInt64 = 0
+    /// Incremental only: remark rounds (rescans of the roots and frames).
+    public var remarkRounds = 0
 }
 
 extension ObjectMemory {
     /// Frees every object not reachable from the root (and `extraRoots`),
-    /// cycles included. Mutator thread, at a safepoint.
+    /// cycles included, in one pause. Mutator thread, at a safepoint. An
+    /// incremental cycle in progress is abandoned first (its work is lost,
+    /// the heap it leaves is consistent).
     @discardableResult
     public func collectGarbage(extraRoots: [ObjectRef] = []) -> CollectionStats {
+        abandonCollection()
         var stats = CollectionStats()
         let started = monotonicNanos()
         let end = heapEnd
-        let granules = Int(end >> 4)
-        let marks = UnsafeMutablePointer<UInt64>.allocate(capacity: (granules + 63) / 64)
-        marks.initialize(repeating: 0, count: (granules + 63) / 64)
-        defer { marks.deallocate() }
+        // The incremental collector's mark bits (clear between cycles, and
+        // resident after the first one), cleared again at the end.
+        prepareCollectorMemory()
+        let marks = markBits.unsafelyUnwrapped
+        defer { clearMarks(from: 0, to: end) }
 
         @inline(__always) func isPlausible(_ ref: UInt64) -> Bool {
             ref >= 4096 + 16 && ref < end && ref & 15 == 0 && load64(ref) & Self.allocatedFlag != 0
@@ -74,6 +86,7 @@ extension ObjectMemory {
         }
 
         // Sweep: rebuild every free list in heap order, and write only what changes.
+        sweepsBegun += 1
         let classCount = Self.sizeClasses.count
         var listTails = (0..<classCount).map { Self.classOffset($0) }  // where to link the next free cell
         var freeRuns: [(start: UInt64, bytes: UInt64)] = []

@@ -18,7 +18,8 @@
 // starting with a 16-byte chunk header `kind u32, class u32, bytes u64`:
 // - kind 1, small cells: 64 KiB holding cells of one size class;
 // - kind 2, a large object: the object follows the chunk header;
-// - kind 3, a free run: whole free pages; `next free run u64` at +16.
+// - kind 3, a free run: whole free pages; `next free run u64` at +16 (the
+//   list of free runs is in heap order and holds every free run).
 //
 // Object header (16 bytes; the object's reference points at it):
 // ```
@@ -46,7 +47,9 @@ public struct ObjectRef: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// Objects in a persistent space: allocation, access with the write
-/// barrier, and garbage collection (see `GarbageCollector.swift`).
+/// barrier, and garbage collection (see `GarbageCollector.swift` for the
+/// stop-the-world collector and `IncrementalCollector.swift` for the
+/// incremental one).
 ///
 /// Mutator thread only; snapshots run through `space`.
 public final class ObjectMemory {
@@ -78,6 +81,54 @@ public final class ObjectMemory {
 
     /// Size class index for each 16-byte step up to 2048 bytes.
     private let classForSize: [Int]
+
+    // MARK: - Incremental collection state (process memory only)
+    //
+    // None of this is persistent: a snapshot taken between two collection
+    // steps holds a consistent heap, and a restart simply starts a new cycle.
+    // IncrementalCollector.swift owns the algorithm.
+
+    /// True while the incremental collector marks: `setReference` then shades
+    /// the stored value (the one branch the barrier adds to the fast path).
+    @usableFromInline var isMarking = false
+    /// Where the incremental collector is.
+    var phase: CollectionPhase = .idle
+    /// Mark bits, one per 16-byte granule of the whole space (reserved, not
+    /// committed: only the granules of the heap are ever touched). All clear
+    /// between cycles.
+    var markBits: UnsafeMutablePointer<UInt64>? = nil
+    /// Gray objects. An entry is an object (16-aligned), or `object | 1`
+    /// under the slot where a partly scanned large object resumes.
+    var markStack: UnsafeMutablePointer<UInt64>? = nil
+    var markCount = 0
+    var markCapacity = 0
+    /// Remark rounds so far in this cycle.
+    var remarkRounds = 0
+    /// Sweep: the next chunk to sweep, and the heap end when the sweep began.
+    var sweepCursor: UInt64 = 0
+    var sweepEnd: UInt64 = 0
+    /// Sweep: per size class, the last free cell appended to its free list
+    /// (0: unknown).
+    var freeListTails: [UInt64] = []
+    /// Sweep: the last free run below the cursor (0: none), its size as
+    /// written, and the link that points at it. The free-run list is in heap
+    /// order, so the sweep inserts and merges runs after this one.
+    var runBefore: UInt64 = 0
+    var runBeforeBytes: UInt64 = 0
+    var linkToRunBefore: UInt64 = 0
+    /// Trim: the free run at the heap end whose pages are handed back.
+    var trimRun: UInt64 = 0
+    /// Scratch for the cells of one chunk.
+    var chunkCells: UnsafeMutablePointer<UInt64>? = nil
+    /// Figures of the cycle in progress.
+    var cycleStats = CollectionStats()
+    /// Figures of the last incremental cycle that completed.
+    public internal(set) var lastIncrementalCollection: CollectionStats? = nil
+    /// Sweeps begun in this process (stop-the-world or incremental). From
+    /// the moment it changes, addresses of garbage may be handed out again:
+    /// a transient cache keyed by object addresses must be emptied then
+    /// (objects reachable when it changes are not freed by that sweep).
+    public internal(set) var sweepsBegun: UInt64 = 0
 
     /// Opens the object memory of a space, formatting an empty one.
     public init(space: PersistentSpace) throws(MemoryError) {
@@ -112,6 +163,8 @@ public final class ObjectMemory {
         }
     }
 
+    deinit { releaseCollectorMemory() }
+
     // MARK: - Raw access (the barrier is here)
 
     @inlinable @inline(__always) func load64(_ offset: UInt64) -> UInt64 {
@@ -134,7 +187,10 @@ public final class ObjectMemory {
     /// The root of the object graph: everything reachable from it persists.
     public var root: ObjectRef {
         get { ObjectRef(raw: load64(Self.rootOffset)) }
-        set { store64(newValue.raw, at: Self.rootOffset) }
+        set {
+            if isMarking { shade(newValue.raw) }
+            store64(newValue.raw, at: Self.rootOffset)
+        }
     }
 
     /// True if `object` looks like an allocated object inside the heap: for
@@ -157,6 +213,7 @@ public final class ObjectMemory {
     /// Changes the class in an object's header (for bootstrapping the class
     /// objects, which exist before the class of classes does).
     public func setClass(_ object: ObjectRef, _ cls: ObjectRef) {
+        if isMarking { shade(cls.raw & Self.classMask) }
         store64(cls.raw & Self.classMask | Self.allocatedFlag, at: object.raw)
     }
 
@@ -171,8 +228,11 @@ public final class ObjectMemory {
         ObjectRef(raw: load64(object.raw + 16 + UInt64(slot) * 8))
     }
 
-    /// Writes reference slot `slot` (through the barrier).
+    /// Writes reference slot `slot` (through the barrier: the page is marked
+    /// dirty, and while the incremental collector marks, the stored object
+    /// is shaded so that it cannot hide in an already scanned object).
     @inlinable @inline(__always) public func setReference(_ object: ObjectRef, _ slot: Int, _ value: ObjectRef) {
+        if _slowPath(isMarking) { shade(value.raw) }
         store64(value.raw, at: object.raw + 16 + UInt64(slot) * 8)
     }
 
@@ -224,6 +284,8 @@ public final class ObjectMemory {
         store32(UInt32(references), at: object + 12)
         store64(load64(Self.objectCountOffset) + 1, at: Self.objectCountOffset)
         store64(load64(Self.byteCountOffset) + UInt64(needed), at: Self.byteCountOffset)
+        // During a cycle a new object is never freed by that cycle (black).
+        if _slowPath(phase != .idle) { allocatedDuringCollection(object, classRef: classRef.raw & Self.classMask) }
         return ObjectRef(raw: object)
     }
 
@@ -258,6 +320,12 @@ public final class ObjectMemory {
     public func free(_ object: ObjectRef) {
         let size = self.size(of: object)
         guard size <= 2048, load64(object.raw) & Self.allocatedFlag != 0 else { return }
+        if phase == .sweeping && object.raw >= sweepCursor && object.raw < sweepEnd {
+            // Not swept yet: the sweep links it when it gets there (the free
+            // lists of a sweep hold only cells it has passed).
+            store64(Self.freeFlag, at: object.raw)
+            return
+        }
         let header = Self.classOffset(classForSize[size / 16])
         store64(Self.freeFlag, at: object.raw)
         store64(load64(header), at: object.raw + 8)

@@ -366,7 +366,7 @@ extension VirtualMachine {
         defer { currentThread = .null }
         markedDepth = .max
         enter(memory.reference(thread, 0), &r)
-        if memory.collections != callCacheCollections { flushCallCache() }
+        if memory.sweepsBegun != callCacheSweeps { flushCallCache() }
         var executed = 0
         var running = true
 

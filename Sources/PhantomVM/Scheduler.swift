@@ -362,12 +362,52 @@ extension VirtualMachine {
     /// Collects garbage at a safepoint once the heap has grown by as much as
     /// survived the last collection (at least 64 MiB): the cost of a
     /// collection stays proportional to the allocation that made it due.
+    ///
+    /// The collection is incremental: a cycle begins at one safepoint and
+    /// goes on by a bounded step (`collectionStepBudget` units, about 0.05
+    /// ms) at every safepoint after, so no pause grows with the heap. The
+    /// interpreter writes call frames without the barrier, so the remark
+    /// rescans every frame of every thread (`framesToRescan`).
     func collectIfDue() {
+        if memory.isCollecting {
+            let done = memory.collectionStep(budget: Self.collectionStepBudget) { self.framesToRescan() }
+            if done {
+                bytesAtLastCollection = memory.bytesAllocated
+                liveAfterLastCollection = UInt64(memory.lastIncrementalCollection?.liveBytes ?? 0)
+            }
+            return
+        }
         let allocated = memory.bytesAllocated
         guard allocated - bytesAtLastCollection > max(64 << 20, liveAfterLastCollection) else { return }
+        trimSpareFrames()
+        memory.beginCollection()
+    }
+
+    /// Work units of one collection step at a safepoint.
+    static let collectionStepBudget = 30_000
+
+    /// Every call frame of every thread: the active chain and the spare
+    /// frames below the current one (stored without the barrier).
+    func framesToRescan() -> [ObjectRef] {
+        var frames: [ObjectRef] = []
+        for thread in threads {
+            let current = memory.reference(thread, 0)
+            var frame = current
+            while !frame.isNull { frames.append(frame); frame = memory.reference(frame, 0) }
+            frame = current.isNull ? .null : memory.reference(current, Self.spareSlot)
+            while !frame.isNull { frames.append(frame); frame = memory.reference(frame, Self.spareSlot) }
+        }
+        return frames
+    }
+
+    /// Finishes any incremental cycle and collects everything unreachable now
+    /// (for tools and tests).
+    @discardableResult
+    public func collectGarbageNow() -> CollectionStats {
         trimSpareFrames()
         let stats = memory.collectGarbage()
         bytesAtLastCollection = memory.bytesAllocated
         liveAfterLastCollection = UInt64(stats.liveBytes)
+        return stats
     }
 }

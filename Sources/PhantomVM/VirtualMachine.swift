@@ -99,11 +99,11 @@ public final class VirtualMachine {
     var bytesAtLastCollection: UInt64 = 0
     var liveAfterLastCollection: UInt64 = 0
     /// Method lookups by (class, ordinal): transient, direct-mapped, and
-    /// flushed after every garbage collection (a class object's address
-    /// could then be reused).
+    /// flushed whenever the collector has begun a sweep (a class object's
+    /// address could then be reused).
     let callCache: UnsafeMutablePointer<CallCacheEntry>
     static let callCacheSize = 1024
-    var callCacheCollections: UInt64 = 0
+    var callCacheSweeps: UInt64 = 0
     /// Handlers of the kernel classes, registered at every boot.
     var kernelHandlers: [ObjectRef: KernelClassHandler] = [:]
     /// During a slice: every frame of the running thread's chain at this
@@ -147,7 +147,7 @@ public final class VirtualMachine {
     /// Forgets every cached method lookup.
     func flushCallCache() {
         callCache.update(repeating: CallCacheEntry(), count: Self.callCacheSize)
-        callCacheCollections = memory.collections
+        callCacheSweeps = memory.sweepsBegun
     }
 
     var world: ObjectRef { memory.root }
