@@ -86,11 +86,12 @@ enum KernelClasses {
             // Kernel classes (docs/connections.md).
             (".internal.connection", true, [
                 Entry(name: "connect", ordinal: 8, parameters: [.string], result: .void),
-                Entry(name: "block", ordinal: 9, parameters: [.any, .int], result: .any),
-                Entry(name: "read", ordinal: 10, parameters: [], result: .any),
-                Entry(name: "write", ordinal: 11, parameters: [.any], result: .void),
-                Entry(name: "restarts", ordinal: 12, parameters: [], result: .int),
-                Entry(name: "name", ordinal: 13, parameters: [], result: .string),
+                Entry(name: "disconnect", ordinal: 9, parameters: [], result: .void),
+                Entry(name: "block", ordinal: 13, parameters: [.any, .int], result: .any),
+                Entry(name: "read", ordinal: 14, parameters: [], result: .any),
+                Entry(name: "write", ordinal: 15, parameters: [.any], result: .void),
+                Entry(name: "restarts", ordinal: 16, parameters: [], result: .int),
+                Entry(name: "name", ordinal: 17, parameters: [], result: .string),
             ]),
             (".internal.namespace", true, [
                 Entry(name: "bind", ordinal: 8, parameters: [.string, .any], result: .any),

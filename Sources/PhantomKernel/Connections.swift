@@ -30,9 +30,11 @@ enum Scheme: UInt64 {
     case none = 0, console, timer, clock, tick, file
 }
 
-/// Ordinals of `.internal.connection`.
+/// Ordinals of `.internal.connection`: 8 connect, 9 disconnect and 13 block
+/// as in the original Phantom (whose 10 check, 11 invoke and 12 setCallback
+/// are not implemented); 14-17 are this system's.
 enum ConnectionMethod {
-    static let connect = 8, block = 9, read = 10, write = 11, restarts = 12, name = 13
+    static let connect = 8, disconnect = 9, block = 13, read = 14, write = 15, restarts = 16, name = 17
 }
 
 final class ConnectionClass: KernelClassHandler {
@@ -64,6 +66,9 @@ final class ConnectionClass: KernelClassHandler {
             return .value(VirtualMachine.integer(Int32(truncatingIfNeeded: vm.bootCount &- memory.word(receiver, at: 8))))
         case ConnectionMethod.name:
             return .value(memory.reference(receiver, 0))
+        case ConnectionMethod.disconnect:
+            memory.setWord(receiver, at: 0, Scheme.none.rawValue)
+            return .value(.null)
         case ConnectionMethod.block:
             let operation = VirtualMachine.integerValue(argument(1)) ?? 0
             return perform(vm, receiver, scheme, thread: thread, operation: operation, value: argument(0))
@@ -170,8 +175,10 @@ final class ConnectionClass: KernelClassHandler {
                 vm.setWaitPhase(of: thread, 0)
                 return .value(VirtualMachine.integer(Int32(clamping: missed)))
             }
+            // Wait (the scheduler asks isReady, which looks at the wall
+            // clock, so a restart does not delay the tick).
             vm.setWaitPhase(of: thread, 1)
-            return .sleep(until: vm.systemNanos &+ UInt64(next - now) * 1_000_000)
+            return .wait(on: connection)
         case .file:
             let name = vm.text(of: memory.reference(connection, 0)) ?? ""
             let path: String
@@ -197,9 +204,15 @@ final class ConnectionClass: KernelClassHandler {
     }
 
     func isReady(_ vm: VirtualMachine, awaited: ObjectRef, thread: ObjectRef) -> Bool {
-        // Only console reads wait on a connection.
-        if vm.memory.word(awaited, at: 16) != vm.bootCount { return true }
-        return input.hasInput
+        switch Scheme(rawValue: vm.memory.word(awaited, at: 0)) ?? .none {
+        case .tick:
+            return wallMillis() >= Int64(bitPattern: vm.memory.word(awaited, at: 32))
+        case .console:
+            if vm.memory.word(awaited, at: 16) != vm.bootCount { return true }
+            return input.hasInput
+        default:
+            return true
+        }
     }
 
     private func make(_ vm: VirtualMachine, _ body: () throws -> ObjectRef) -> KernelCallResult {

@@ -20,15 +20,22 @@ enum FileShare {
         }
         guard let root = realPath(share) else { return .failure(ShareProblem(description: "the shared directory \(share) does not exist")) }
         let path = root + "/" + parts.joined(separator: "/")
-        // Symbolic links must not lead out: check the deepest existing ancestor.
-        var probe = path
-        while realPath(probe) == nil, let slash = probe.lastIndex(of: "/"), probe.distance(from: probe.startIndex, to: slash) > root.count {
-            probe = String(probe[..<slash])
+        // Symbolic links must not lead out: the directory the file is in
+        // must resolve inside the share, and the file itself must not be a
+        // symbolic link (a dangling one could point anywhere); it is opened
+        // with O_NOFOLLOW too.
+        let parent = parts.count == 1 ? root : root + "/" + parts.dropLast().joined(separator: "/")
+        guard let resolvedParent = realPath(parent) else {
+            return .failure(ShareProblem(description: "no such directory in the shared directory"))
         }
-        if let resolved = realPath(probe), resolved != root, !resolved.hasPrefix(root + "/") {
+        guard resolvedParent == root || resolvedParent.hasPrefix(root + "/") else {
             return .failure(ShareProblem(description: "the path leads out of the shared directory"))
         }
-        return .success(path)
+        var info = stat()
+        if lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFLNK {
+            return .failure(ShareProblem(description: "the file is a symbolic link, which may lead out of the shared directory"))
+        }
+        return .success(resolvedParent + "/" + String(parts.last!))
     }
 
     static func realPath(_ path: String) -> String? {
@@ -45,7 +52,7 @@ enum FileShare {
     }
 
     static func write(_ path: String, _ text: String, append: Bool) -> Result<Void, ShareProblem> {
-        let flags = O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC)
+        let flags = O_WRONLY | O_CREAT | O_NOFOLLOW | (append ? O_APPEND : O_TRUNC)
         let descriptor = systemOpen(path, flags, 0o644)
         guard descriptor >= 0 else { return .failure(ShareProblem(description: "cannot open: \(String(cString: strerror(errno)))")) }
         defer { close(descriptor) }

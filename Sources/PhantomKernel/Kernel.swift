@@ -98,9 +98,9 @@ public final class Kernel: @unchecked Sendable {
             if case .locked = error {
                 throw KernelError("\(options.imagePath) is in use by another phantom process (one writer at a time)")
             }
-            throw KernelError("\(options.imagePath): \(error)")
+            throw KernelError("\(error)")
         } catch {
-            throw KernelError("\(options.imagePath): \(error)")
+            throw KernelError("\(error)")
         }
         created = isNew
         space = try PersistentSpace(store: store, capacity: options.capacity)

@@ -110,8 +110,9 @@ func bootKernel(_ image: String, readOnly: Bool = false, mustExist: Bool = false
     } catch let error as KernelError where error.description.contains("in use by another") || error.description.hasPrefix("no image") {
         throw UserError(error.description)
     } catch {
-        throw UserError("\(image): \(error)" + (FileManager.default.fileExists(atPath: image)
-            ? "\n(the newest snapshot may be damaged: `phantom snapshots --image \(image)` lists the others, `phantom rollback --image \(image) --to ID` goes back to one)" : ""))
+        let text = "\(error)"
+        let hint = "\n(if the newest snapshot is damaged, `phantom snapshots --image \(image)` lists the others and `phantom rollback --image \(image) --to ID` goes back to one)"
+        throw UserError((text.contains(image) ? text : "\(image): \(text)") + (text.contains("not a Phantom image") ? "" : hint))
     }
 }
 
@@ -152,7 +153,11 @@ struct RunCommand: ParsableCommand {
             }
             if let classes, let file {
                 let name = try programClass(classes, path: file)
-                if try kernel.programThread(className: name) == nil {
+                // A program whose thread still lives resumes; one that has
+                // ended (or was never started) is installed and started anew.
+                let existing = try kernel.programThread(className: name)
+                let alive = existing.map { kernel.vm.state(of: $0) != .finished && kernel.vm.state(of: $0) != .failed } ?? false
+                if !alive {
                     try kernel.install(classes)
                     try kernel.start(className: name)
                     if verbose { logger.info("started \(name).run in a new thread") }
@@ -168,7 +173,9 @@ struct RunCommand: ParsableCommand {
             switch reason {
             case .requested: if verbose { logger.info("stopped; final snapshot taken") }
             case .allEnded: if verbose { logger.info("every thread has ended; final snapshot taken") }
-            case .deadlock: printError("phantom: every remaining thread waits for another (deadlock); stopped after a final snapshot")
+            case .deadlock:
+                printError("phantom: every remaining thread waits for another (deadlock); stopped after a final snapshot")
+                throw ExitCode(3)
             }
             // A thread that failed during this run makes the exit status 2.
             if kernel.vm.threads.contains(where: { kernel.vm.state(of: $0) == .failed && !threadsBefore.contains($0) }) {
@@ -243,7 +250,7 @@ struct StartCommand: ParsableCommand {
 }
 
 struct KillCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "kill", abstract: "End a persistent thread (it fails with \"killed\").")
+    static let configuration = CommandConfiguration(commandName: "kill", abstract: "End a persistent thread (it fails with \"killed by phantom kill\").")
     @OptionGroup var imageOption: ImageOption
     @Argument(help: "A thread number, as phantom ps shows it.") var thread: Int
 

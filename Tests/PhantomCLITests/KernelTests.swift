@@ -46,7 +46,7 @@ import Darwin
             iconst 2
             i2o
             os_load 1
-            call 9 2
+            call 13 2
             os_drop
             jmp loop
         end
@@ -225,7 +225,7 @@ import Darwin
             iconst 3
             i2o
             os_load 3
-            call 9 2
+            call 13 2
             os_drop
             jmp audit
         end
@@ -322,7 +322,7 @@ import Darwin
             iconst 400
             i2o
             os_load 0
-            call 9 2
+            call 13 2
             os_get 0
             call 16 2
             os_drop
@@ -375,7 +375,7 @@ import Darwin
             iconst 0
             i2o
             os_load 0
-            call 9 2
+            call 13 2
             os_get 0
             call 16 1
             os_drop
@@ -426,10 +426,10 @@ import Darwin
             iconst 2
             i2o
             os_load 0
-            call 9 2
+            call 13 2
             os_drop
             os_load 0
-            call 10 0
+            call 14 0
             os_get 0
             call 16 1
             os_drop
@@ -444,6 +444,8 @@ import Darwin
         let share = dir.file("share")
         try FileManager.default.createDirectory(atPath: share, withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(atPath: share + "/out", withDestinationPath: dir.path)
+        // A dangling link: it points outside, at a file that does not exist yet.
+        try FileManager.default.createSymbolicLink(atPath: share + "/dangling.txt", withDestinationPath: dir.file("escape.txt"))
         func run(_ name: String, share: String?) throws -> CommandResult {
             let program = dir.file("filer.pa")
             try Self.filer(name).write(toFile: program, atomically: true, encoding: .utf8)
@@ -458,7 +460,7 @@ import Darwin
         let inside = try run("fio:notes.txt", share: share)
         #expect(inside.stdout == "hello", "\(inside)")
         #expect(fileBytes(share + "/notes.txt") == Data("hello".utf8))
-        for escape in ["fio:../escape.txt", "fio:/a/../../escape.txt", "fio:out/escape.txt"] {
+        for escape in ["fio:../escape.txt", "fio:/a/../../escape.txt", "fio:out/escape.txt", "fio:dangling.txt"] {
             let result = try run(escape, share: share)
             #expect(result.stdout.contains("thread failed") && !FileManager.default.fileExists(atPath: dir.file("escape.txt")), "\(escape): \(result)")
         }
@@ -483,27 +485,27 @@ import Darwin
                 os_drop
             loop:
                 os_load 0
-                call 10 0
+                call 14 0
                 os_dup
                 os_isnull
                 jz got
                 os_drop
                 sconst "end of input\\n"
                 os_load 0
-                call 11 1
+                call 15 1
                 os_drop
                 ret
             got:
                 sconst "got "
                 os_load 0
-                call 11 1
+                call 15 1
                 os_drop
                 os_load 0
-                call 11 1
+                call 15 1
                 os_drop
                 sconst "\\n"
                 os_load 0
-                call 11 1
+                call 15 1
                 os_drop
                 jmp loop
             end
