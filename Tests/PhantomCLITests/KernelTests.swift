@@ -141,6 +141,171 @@ import Darwin
         #expect(verify.exitedWith0, "\(verify)")
     }
 
+    /// Forever: round r builds a 100-node list holding r...r+99 and sums
+    /// it, recurses 100 frames deep adding d * r, and prints "r total"
+    /// (total = 5150 r + 4950).
+    static let listAndRecursion = """
+        class work
+        field round
+        method run 1
+            iconst 0
+            i2o
+            os_save 0
+        forever:
+            os_load 0
+            o2i
+            iconst 1
+            isum
+            i2o
+            os_save 0
+            summon_this
+            call 9 0
+            o2i
+            iconst 100
+            i2o
+            os_load 0
+            summon_this
+            call 10 2
+            o2i
+            isum
+            os_load 0
+            os_get 0
+            call 16 1
+            os_drop
+            sconst " "
+            os_get 0
+            call 16 1
+            os_drop
+            i2o
+            os_get 0
+            call 16 1
+            os_drop
+            sconst "\\n"
+            os_get 0
+            call 16 1
+            os_drop
+            jmp forever
+        end
+        method list 0
+            stack_reserve 2 2
+            iconst 100
+            is_set 0
+        build:
+            summon_by_name ".internal.array"
+            new
+            os_set 1
+            iconst 0
+            i2o
+            os_load 0
+            o2i
+            is_get 0
+            isum
+            iconst 1
+            isublu
+            i2o
+            os_get 1
+            call 9 2
+            os_drop
+            iconst 1
+            i2o
+            os_get 0
+            os_get 1
+            call 9 2
+            os_drop
+            os_get 1
+            os_set 0
+            is_get 0
+            iconst 1
+            isublu
+            is_dup
+            is_set 0
+            jz walk
+            jmp build
+        walk:
+            os_get 0
+            os_isnull
+            jz more
+            is_get 1
+            i2o
+            ret
+        more:
+            is_get 1
+            iconst 0
+            i2o
+            os_get 0
+            call 8 1
+            o2i
+            isum
+            is_set 1
+            iconst 1
+            i2o
+            os_get 0
+            call 8 1
+            os_set 0
+            jmp walk
+        end
+        method down 2
+            os_get 0
+            o2i
+            jz bottom
+            os_get 0
+            o2i
+            iconst 1
+            isublu
+            i2o
+            os_get 1
+            summon_this
+            call 10 2
+            o2i
+            os_get 0
+            o2i
+            os_get 1
+            o2i
+            imul
+            isum
+            i2o
+            ret
+        bottom:
+            iconst 0
+            i2o
+            ret
+        end
+        """
+
+    @Test func aListAndA100FrameRecursionSurviveSIGKILL() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let program = dir.file("work.pa")
+        try Self.listAndRecursion.write(toFile: program, atomically: true, encoding: .utf8)
+        let image = dir.file("work.img")
+        var generator = SystemRandomNumberGenerator()
+        var lastRound = 0
+        var resumed = 0
+        for round in 0..<20 {
+            var arguments = ["run", "--image", image, "--snapshot-interval", "20ms"]
+            if round == 0 { arguments.append(program) }
+            let child = try Child(arguments)
+            usleep(UInt32.random(in: 60_000...200_000, using: &generator))
+            _ = child.kill()
+            let result = child.wait()
+            var first = true
+            for line in result.stdout.split(separator: "\n") {
+                let parts = line.split(separator: " ")
+                guard parts.count == 2, let r = Int(parts[0]), let total = Int(parts[1]) else { continue }  // a cut last line
+                #expect(total == 5150 * r + 4950, "round \(round): \(line)")
+                if first {
+                    #expect(r <= lastRound + 1, "round \(round): skipped to \(r) after \(lastRound)")
+                    if r > 1 { resumed += 1 }
+                    first = false
+                } else {
+                    #expect(r == lastRound + 1, "round \(round): \(r) after \(lastRound)")
+                }
+                lastRound = r
+            }
+        }
+        #expect(lastRound > 100 && resumed >= 15, "last round \(lastRound), resumed runs \(resumed)")
+    }
+
     @Test func aGracefulStopLosesNothing() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
