@@ -68,39 +68,43 @@ public final class PersistentSpace: @unchecked Sendable {
         base = mapping
         capacityPages = pages
         self.store = store
-        states = .allocate(capacity: pages)
-        states.initialize(repeating: 0, count: pages)
+        // Page states, zero (clean) until touched: fresh anonymous memory
+        // costs nothing for the pages never used.
+        guard let stateMemory = mmap(nil, Self.stateBytes(pages), PROT_READ | PROT_WRITE,
+                                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0),
+              stateMemory != MAP_FAILED else {
+            munmap(mapping, bytes)
+            throw .outOfAddressSpace(requested: UInt64(Self.stateBytes(pages)))
+        }
+        states = stateMemory.bindMemory(to: UInt32.self, capacity: pages)
         usedPagesCell = .allocate(capacity: 1)
         usedPagesCell.initialize(to: 1)
         pendingEpochCell = .allocate(capacity: 1)
         pendingEpochCell.initialize(to: 0)
         pthread_mutex_init(&sideLock, nil)
-        // Bring the image in at disk speed: every mapped page, in runs.
-        let mapped: [UInt64]
-        do { mapped = try store.mappedPages() } catch { throw .store(error) }
-        var used: UInt32 = 1
-        for page in mapped {
-            guard page < UInt64(pages) else {
-                throw .imageTooLarge(page: page, capacityPages: UInt64(pages))
-            }
-            do {
-                try store.read(page: page, into: UnsafeMutableRawBufferPointer(start: base + Int(page) << 12, count: 4096))
-            } catch {
-                throw .store(error)
-            }
-            used = max(used, UInt32(page) + 1)
+        // Bring the image in at disk speed: one walk of the tree for the
+        // pages' blocks and checksums, then large reads in device order,
+        // every page checked (see `Store.readPages`).
+        let locations: PageLocations
+        do { locations = try store.pageLocations() } catch { throw .store(error) }
+        if let beyond = locations.pages.first(where: { $0.page >= UInt64(pages) }) {
+            throw .imageTooLarge(page: beyond.page, capacityPages: UInt64(pages))
         }
+        do { try store.readPages(locations, into: base) } catch { throw .store(error) }
+        let used = UInt32(locations.pages.last.map { $0.page + 1 } ?? 1)
         usedPagesCell.pointee = used
     }
 
     deinit {
         munmap(base, capacityPages << 12)
-        states.deallocate()
+        munmap(UnsafeMutableRawPointer(states), Self.stateBytes(capacityPages))
         usedPagesCell.deallocate()
         pendingEpochCell.deallocate()
         for copy in sideCopies { copy.bytes.deallocate() }
         pthread_mutex_destroy(&sideLock)
     }
+
+    private static func stateBytes(_ pages: Int) -> Int { (pages * 4 + 4095) & ~4095 }
 
     /// Pages in use (the highest written page + 1).
     public var usedPages: Int { Int(phantom_atomic_load_u32(usedPagesCell)) }

@@ -903,11 +903,13 @@ public final class Store {
         _ = try loadNode(record.root, snapshot: record.id, what: "root node")
         guard depth == .newestSnapshot else { return }
         let birth = UInt32(truncatingIfNeeded: record.id)
-        let buffer = BlockBuffer()
-        try walk(root: record.root, snapshot: record.id, visitNode: { $0.birth == birth }) { page, entry throws(StoreError) in
+        var pages: [PageLocation] = []
+        try walk(root: record.root, snapshot: record.id, visitNode: { $0.birth == birth }) { page, entry in
             guard entry.birth == birth else { return }
-            try readBlock(entry, into: buffer, snapshot: record.id, what: "page \(page)")
+            pages.append(PageLocation(page: page, block: entry.block, checksum: entry.checksum))
         }
+        // Large sequential reads: a big increment is checked at disk speed.
+        try verifyPages(pages, snapshot: record.id)
     }
 
     /// Checks the space-map nodes and pages a commit wrote (their birth is
@@ -1094,4 +1096,20 @@ extension Store {
 extension Store {
     /// The root of the space-map tree of the commit in use (for tests and tools).
     var spaceMapRootEntry: TreeEntry { superblock.spaceMapRoot }
+}
+
+extension Store {
+    /// Where every mapped page of a snapshot (default: the newest) lives,
+    /// ascending by page: one walk of its tree, every node checked. For the
+    /// bulk loader (`readPages`); the pages themselves are not read.
+    public func pageLocations(snapshot: UInt64? = nil) throws(StoreError) -> PageLocations {
+        guard let record = try record(for: snapshot) else { return PageLocations(snapshot: nil, pages: []) }
+        var pages: [PageLocation] = []
+        // The record's count is informational: a hint, capped.
+        pages.reserveCapacity(Int(min(record.pagesMapped, 1 << 20)))
+        try walk(root: record.root, snapshot: record.id) { page, entry in
+            pages.append(PageLocation(page: page, block: entry.block, checksum: entry.checksum))
+        }
+        return PageLocations(snapshot: record.id, pages: pages)
+    }
 }

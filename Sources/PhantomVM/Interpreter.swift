@@ -260,6 +260,9 @@ extension VirtualMachine {
                     memory.setReference(thread, 2, awaited)
                     return false
                 }
+                // An error ends any blocking call in progress: its wait phase
+                // must not carry over to the thread's next blocking call.
+                setWaitPhase(thread, 0)
                 return fault(problem.message, thread: thread, &r)
             }
         }

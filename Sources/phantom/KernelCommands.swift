@@ -122,7 +122,7 @@ struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Boot an image and run its threads until stopped (SIGINT/SIGTERM take a final snapshot).",
-        discussion: "With FILE (.ph, .pa or .pc) the program is installed and its class's run method starts in a new persistent thread, unless the image already has a thread started from that class: then it resumes.")
+        discussion: "With FILE (.ph, .pa or .pc) the program is installed and its class's run method starts in a new persistent thread, unless the image already has a live thread started from that class: then it resumes. It stops by itself when no thread can run any more (exit 2 if a thread failed during the run, 3 on a deadlock).")
 
     @OptionGroup var imageOption: ImageOption
     @Option(help: "Time between snapshots, e.g. 100ms, 1s (0 turns periodic snapshots off).") var snapshotInterval: String = "1s"
@@ -164,6 +164,13 @@ struct RunCommand: ParsableCommand {
                 } else if verbose {
                     logger.info("\(name) already runs in this image: resuming it")
                 }
+            }
+            // A damaged newest snapshot: the store booted from the newest intact one.
+            let report = kernel.store.openReport
+            if report.fellBack {
+                let dropped = report.discardedSnapshots.map { "\($0.id) (\($0.reason))" }.joined(separator: ", ")
+                let booted = kernel.store.newestSnapshot.map { String($0.id) } ?? "none"
+                printError("phantom: warning: damaged snapshot(s) \(dropped.isEmpty ? "at the top of the history" : dropped); booted from snapshot \(booted), the newest intact one. `phantom rollback --image \(imageOption.image) --to \(booted)` makes that permanent; running on does too, with the next snapshot.")
             }
             installStopHandlers()
             if verbose { logger.info("booted \(imageOption.image) (boot \(kernel.vm.bootCount), \(kernel.vm.threads.count) threads)") }

@@ -1,4 +1,6 @@
 import Foundation
+import PhantomHost
+import PhantomStore
 import Testing
 
 #if canImport(Glibc)
@@ -727,6 +729,72 @@ import Darwin
         #expect(badRef.exited(1) && badRef.stderr.contains("not an object"), "\(badRef)")
         let noSnapshot = try phantom("rollback", "--image", image, "--to", "999")
         #expect(noSnapshot.exited(1) && noSnapshot.stderr.contains("no snapshot 999"), "\(noSnapshot)")
+    }
+
+    @Test func aDamagedNewestSnapshotBootsFromTheNewestIntactOneWithAWarning() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let program = dir.file("counter.pa")
+        try Self.counter.write(toFile: program, atomically: true, encoding: .utf8)
+        let image = dir.file("damaged.img")
+        let child = try Child(["run", "--image", image, "--snapshot-interval", "30ms", program])
+        usleep(400_000)
+        child.send(SIGTERM)
+        let first = child.wait()
+        let last = try #require(first.stdout.split(separator: "\n").compactMap { Int($0) }.last)
+        // Damage the root block of the newest snapshot (the final one).
+        let root: UInt64
+        do {
+            let device = try FileBlockDevice(path: image, mode: .readOnly)
+            defer { device.close() }
+            let store = try Store.open(device, readOnly: true)
+            root = try #require(try store.rootBlock())
+        }
+        let offset = root * 4096 + 100
+        var byte = try #require(fileBytes(image))[Int(offset)]
+        byte ^= 0x40
+        try overwrite(image, at: offset, with: Data([byte]))
+        let second = try Child(["run", "--image", image])
+        usleep(300_000)
+        second.send(SIGTERM)
+        let result = second.wait()
+        #expect(result.exitedWith0, "\(result)")
+        #expect(result.stderr.contains("warning: damaged snapshot") && result.stderr.contains("phantom rollback"), "\(result)")
+        // It continues from an older snapshot: at or before where it stopped.
+        let resumed = try #require(result.stdout.split(separator: "\n").compactMap { Int($0) }.first)
+        #expect(resumed <= last + 1 && resumed > 1, "resumed at \(resumed) after \(last)")
+    }
+
+    @Test func aFinishedProgramStartsAnewAndADeadlockExits3() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let image = dir.file("hello.img")
+        for round in 0..<2 {
+            let result = try phantom("run", "--image", image, "\(Self.examples)/hello.ph")
+            #expect(result.exitedWith0 && result.stdout == "hello, world\nhello again, 2026\n", "round \(round): \(result)")
+        }
+        // A thread that waits on a condition nobody will signal.
+        let program = dir.file("stuck.pa")
+        try """
+            class stuck
+            method run 1
+                stack_reserve 1 0
+                summon_by_name ".internal.mutex"
+                new
+                os_set 1
+                os_get 1
+                general_lock
+                os_get 1
+                summon_by_name ".internal.cond"
+                new
+                call 8 1
+                ret
+            end
+            """.write(toFile: program, atomically: true, encoding: .utf8)
+        let stuck = try phantom("run", "--image", dir.file("stuck.img"), program)
+        #expect(stuck.exited(3) && stuck.stderr.contains("deadlock"), "\(stuck)")
+        let ps = try phantom("ps", "--image", dir.file("stuck.img"))
+        #expect(ps.stdout.contains("blocked") && ps.stdout.contains("condition"), "\(ps)")
     }
 
     @Test func installStartPsKillSnapshotsRollbackAndInspect() throws {
