@@ -606,6 +606,65 @@ extension VirtualMachine {
                 r.integers[r.isp - 1] = Int64(value)
             case 0x4B: r.integers[r.isp - 1] = Int64(~Int32(truncatingIfNeeded: r.integers[r.isp - 1]))  // inot
             case 0x4F: r.integers[r.isp - 1] = r.integers[r.isp - 1] == 0 ? 1 : 0  // log_not
+            // Superinstructions (Quickening.swift); each counts as two, so
+            // with one instruction of budget left only the first part runs
+            // (the second is still in the code, as itself).
+            case 0xF0:  // os_get A; o2i
+                let object = r.objects[u32(r.codeBytes, r.pc)]
+                if object & 1 == 1 && executed < budget {
+                    r.integers[r.isp] = Int64(Self.unbox(ObjectRef(raw: object)))
+                    r.isp += 1
+                    r.pc += 5
+                    executed += 1
+                } else {
+                    // Only the os_get: the o2i runs next, as itself (and faults).
+                    r.objects[r.osp] = object
+                    r.osp += 1
+                    r.pc += 4
+                }
+            case 0xF1:  // is_get A; is_get B
+                r.integers[r.isp] = r.integers[u32(r.codeBytes, r.pc)]
+                r.isp += 1
+                if executed < budget {
+                    r.integers[r.isp] = r.integers[u32(r.codeBytes, r.pc + 5)]
+                    r.isp += 1
+                    r.pc += 9
+                    executed += 1
+                } else {
+                    r.pc += 4
+                }
+            case 0xF2:  // isum; is_set A
+                r.isp -= 1
+                let sum = Int32(truncatingIfNeeded: r.integers[r.isp - 1]) &+ Int32(truncatingIfNeeded: r.integers[r.isp])
+                r.integers[r.isp - 1] = Int64(sum)
+                if executed < budget {
+                    r.isp -= 1
+                    r.integers[u32(r.codeBytes, r.pc + 1)] = Int64(sum)
+                    r.pc += 5
+                    executed += 1
+                }
+            case 0xF3, 0xF4, 0xF5:  // iconst K; isublu / isum / ilt
+                let k = Int32(truncatingIfNeeded: u32(r.codeBytes, r.pc))
+                if executed < budget {
+                    let a = Int32(truncatingIfNeeded: r.integers[r.isp - 1])
+                    r.integers[r.isp - 1] = opcode == 0xF3 ? Int64(a &- k) : opcode == 0xF4 ? Int64(a &+ k) : (a < k ? 1 : 0)
+                    r.pc += 5
+                    executed += 1
+                } else {
+                    r.integers[r.isp] = Int64(k)
+                    r.isp += 1
+                    r.pc += 4
+                }
+            case 0xF6:  // i2o; summon_this
+                r.isp -= 1
+                r.objects[r.osp] = Self.box(Int32(truncatingIfNeeded: r.integers[r.isp])).raw
+                r.osp += 1
+                if executed < budget {
+                    r.objects[r.osp] = r.this.raw
+                    r.osp += 1
+                    r.pc += 1
+                    executed += 1
+                }
             case 0x50:  // is_load: an integer field of this
                 let value = memory.reference(r.this, Int(r.codeBytes[r.pc]))
                 r.pc += 1

@@ -301,7 +301,7 @@ public final class VirtualMachine {
         var header: [UInt32] = [UInt32(method.arguments), UInt32(method.maxObjectStack), UInt32(method.maxIntegerStack),
                                 UInt32(method.code.count), UInt32(method.lines.count), 0]
         header.withUnsafeBytes { memory.setBytes(code, at: 0, $0) }
-        method.code.withUnsafeBytes { memory.setBytes(code, at: 24, $0) }
+        Self.quicken(method.code).withUnsafeBytes { memory.setBytes(code, at: 24, $0) }
         var table: [UInt32] = []
         for entry in method.lines { table += [UInt32(entry.ip), UInt32(entry.line)] }
         table.withUnsafeBytes { memory.setBytes(code, at: 24 + method.code.count, $0) }
