@@ -143,3 +143,17 @@ func fnv1a(_ text: String) -> UInt32 {
         #expect(throws: VMError.self) { _ = try machine.restarted() }
     }
 }
+
+@Suite struct InternalParentTests {
+    @Test func aClassCannotExtendAnInternalClass() throws {
+        for parent in [".internal.mutex", ".internal.string", ".internal.array"] {
+            let machine = try TestMachine()
+            let source = "class child extends \(parent)\nfield x\nmethod run 1\n    ret\nend\n"
+            #expect {
+                try machine.install(source)
+            } throws: { error in
+                "\(error)".contains("cannot extend \(parent)")
+            }
+        }
+    }
+}
