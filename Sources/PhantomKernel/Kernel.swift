@@ -125,8 +125,12 @@ public final class Kernel: @unchecked Sendable {
         while !pending.isEmpty {
             var progress = false
             var next: [ClassFile] = []
+            // A parent in the same batch goes first, even when an older
+            // version of it is installed already (the child must extend the
+            // new one).
+            let waiting = Set(pending.map(\.name))
             for file in pending {
-                if file.parent.isEmpty || vm.classNamed(file.parent) != nil {
+                if file.parent.isEmpty || (!waiting.contains(file.parent) && vm.classNamed(file.parent) != nil) {
                     try vm.install(file)
                     progress = true
                 } else {

@@ -797,6 +797,38 @@ import Darwin
         #expect(ps.stdout.contains("blocked") && ps.stdout.contains("condition"), "\(ps)")
     }
 
+    @Test func reinstallingAChildBeforeItsParentBindsTheNewParent() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        func program(_ version: String) -> String {
+            // The child comes first in the file.
+            """
+            class child extends base
+            method run 1
+                summon_this
+                call 9 0
+                os_get 0
+                call 16 1
+                ret
+            end
+            class base
+            method say 0 9
+                sconst "\(version)"
+                ret
+            end
+            """
+        }
+        let image = dir.file("re.img")
+        for version in ["v1", "v2"] {
+            let file = dir.file("p-\(version).pa")
+            try program(version).write(toFile: file, atomically: true, encoding: .utf8)
+            #expect(try phantom("install", "--image", image, file).exitedWith0)
+        }
+        #expect(try phantom("start", "--image", image, "child").exitedWith0)
+        let result = try phantom("run", "--image", image)
+        #expect(result.exitedWith0 && result.stdout == "v2", "\(result)")
+    }
+
     @Test func installStartPsKillSnapshotsRollbackAndInspect() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
