@@ -263,8 +263,10 @@ public final class Kernel: @unchecked Sendable {
         vm.prepareForSnapshot()
         onSnapshotBegin?()
         let info = try space.takeSnapshot()
+        // Synchronous: the threads are stopped for the whole write.
+        let elapsed = HostClock.monotonicNanos() - started
         options.snapshotLog?(SnapshotReport(id: info.id, pages: Int(info.pagesWritten), bytes: info.bytesWritten,
-                                            pauseNanos: 0, writeNanos: HostClock.monotonicNanos() - started))
+                                            pauseNanos: elapsed, writeNanos: elapsed))
     }
 }
 

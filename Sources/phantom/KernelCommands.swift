@@ -293,7 +293,7 @@ struct PsCommand: ParsableCommand {
                     ["id": row.id, "class": row.className, "method": row.method, "state": row.state, "waiting_on": row.waitingOn as Any,
                      "instructions": row.instructions]
                 }
-                printJSON(["threads": objects])
+                try printJSON(["threads": objects])
                 return
             }
             print(pad("ID", 4) + pad("STATE", 10) + pad("INSTRUCTIONS", 14) + pad("CLASS.METHOD", 32) + "WAITING ON")
@@ -315,7 +315,7 @@ struct SnapshotsCommand: ParsableCommand {
             do { device = try FileBlockDeviceHandle(path: imageOption.image) } catch { throw UserError("\(error)") }
             let snapshots = device.store.snapshots
             if json {
-                printJSON(["snapshots": snapshots.map { ["id": $0.id, "time_ns": $0.timeNanos, "pages_written": $0.pagesWritten,
+                try printJSON(["snapshots": snapshots.map { ["id": $0.id, "time_ns": $0.timeNanos, "pages_written": $0.pagesWritten,
                                                          "bytes_written": $0.bytesWritten, "pages_mapped": $0.pagesMapped] as [String: Any] }])
                 return
             }
@@ -360,8 +360,11 @@ func pad(_ text: String, _ width: Int) -> String {
     text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
 }
 
-func printJSON(_ object: Any) {
-    guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
+func printJSON(_ object: Any) throws {
+    let data: Data
+    do { data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) } catch {
+        throw UserError("cannot write JSON: \(error)")
+    }
     print(String(decoding: data, as: UTF8.self))
 }
 
@@ -381,7 +384,7 @@ struct InspectCommand: ParsableCommand {
             do { object = try kernel.resolve(ref) } catch let error as KernelError { throw UserError(error.description) }
             let report = kernel.inspect(object)
             if json {
-                printJSON(["ref": report.ref, "class": report.className, "size": report.size, "summary": report.summary as Any,
+                try printJSON(["ref": report.ref, "class": report.className, "size": report.size, "summary": report.summary as Any,
                            "bytes_hex": report.bytesHex,
                            "references": report.slots.map { slot -> [String: Any] in
                                ["slot": slot.index, "name": slot.name, "value": slot.value, "class": slot.className, "text": slot.text as Any]
