@@ -226,7 +226,7 @@ func wallMillis() -> Int64 { HostClock.wallNanos() / 1_000_000 }
 /// started on the first console read.
 final class ConsoleInput: @unchecked Sendable {
     enum Taken { case line(String), end, none }
-    private let lock = NSLockish()
+    private let lock = NSLock()
     private var lines: [String] = []
     private var ended = false
     private var started = false

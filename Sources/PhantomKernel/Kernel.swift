@@ -119,29 +119,9 @@ public final class Kernel: @unchecked Sendable {
 
     // MARK: - Programs
 
-    /// Installs classes (parents before children, in as many passes as needed).
+    /// Installs classes, parents before children (`VirtualMachine.install(_:)`).
     public func install(_ files: [ClassFile]) throws {
-        var pending = files
-        while !pending.isEmpty {
-            var progress = false
-            var next: [ClassFile] = []
-            // A parent in the same batch goes first, even when an older
-            // version of it is installed already (the child must extend the
-            // new one).
-            let waiting = Set(pending.map(\.name))
-            for file in pending {
-                if file.parent.isEmpty || (!waiting.contains(file.parent) && vm.classNamed(file.parent) != nil) {
-                    try vm.install(file)
-                    progress = true
-                } else {
-                    next.append(file)
-                }
-            }
-            if !progress {
-                throw KernelError("missing parent classes: " + next.map { "\($0.name) extends \($0.parent)" }.joined(separator: ", "))
-            }
-            pending = next
-        }
+        do { try vm.install(files) } catch { throw KernelError("\(error)") }
     }
 
     /// The thread started by `run FILE` for a class, if the image has one.
@@ -184,7 +164,7 @@ public final class Kernel: @unchecked Sendable {
     private let writer = DispatchQueue(label: "phantom.snapshot-writer")
     private let writerGroup = DispatchGroup()
     private var writeFailure: (any Error)? = nil
-    private let failureLock = NSLockish()
+    private let failureLock = NSLock()
 
     /// Runs the threads until `shouldStop` says so (checked at least every
     /// 20 ms), taking a snapshot every `snapshotInterval`, then takes a final
@@ -267,17 +247,5 @@ public final class Kernel: @unchecked Sendable {
         let elapsed = HostClock.monotonicNanos() - started
         options.snapshotLog?(SnapshotReport(id: info.id, pages: Int(info.pagesWritten), bytes: info.bytesWritten,
                                             pauseNanos: elapsed, writeNanos: elapsed))
-    }
-}
-
-/// A small mutex for the kernel's few shared variables.
-final class NSLockish: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    init() { pthread_mutex_init(&mutex, nil) }
-    deinit { pthread_mutex_destroy(&mutex) }
-    func withLock<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return try body()
     }
 }

@@ -55,6 +55,7 @@ public enum VMError: Error, CustomStringConvertible {
     case notInstantiable(String)
     case reservedName(String)
     case internalParent(className: String, parent: String)
+    case missingParents([String])
 
     public var description: String {
         switch self {
@@ -66,6 +67,7 @@ public enum VMError: Error, CustomStringConvertible {
         case let .notInstantiable(name): return "\(name) objects are made by the VM, not with new"
         case let .reservedName(name): return "\(name): names starting with .internal. belong to the VM's own classes"
         case let .internalParent(name, parent): return "class \(name) cannot extend \(parent): kernel classes cannot be extended"
+        case let .missingParents(list): return "missing parent classes: " + list.joined(separator: ", ")
         }
     }
 }
@@ -291,6 +293,29 @@ public final class VirtualMachine {
         }
         try registerClass(cls, name: file.name)
         return cls
+    }
+
+    /// Installs a set of classes in any order: parents before children, in
+    /// as many passes as needed. A parent in the same set goes first even
+    /// when an older version of it is installed already, so that a
+    /// reinstalled child extends the new one.
+    public func install(_ files: [ClassFile]) throws(VMError) {
+        var pending = files
+        while !pending.isEmpty {
+            var progress = false
+            var next: [ClassFile] = []
+            let waiting = Set(pending.map(\.name))
+            for file in pending {
+                if file.parent.isEmpty || (!waiting.contains(file.parent) && classesByName[file.parent] != nil) {
+                    try install(file)
+                    progress = true
+                } else {
+                    next.append(file)
+                }
+            }
+            if !progress { throw .missingParents(next.map { "\($0.name) extends \($0.parent)" }) }
+            pending = next
+        }
     }
 
     /// Code object: refs [owner class, name, constants array]; bytes

@@ -84,26 +84,13 @@ struct ExecCommand: ParsableCommand {
                 try runPersistently(vm, space)
                 return
             }
-            // Parents before children: install in passes until nothing is left.
+            // Parents before children (VirtualMachine.install(_:)).
             var pending: [ClassFile] = []
             for name in files {
                 guard let data = FileManager.default.contents(atPath: "\(directory)/\(name)") else { throw UserError("cannot read \(directory)/\(name)") }
                 do { pending.append(try ClassFile(decoding: Array(data))) } catch { throw UserError("\(directory)/\(name): \(error)") }
             }
-            while !pending.isEmpty {
-                var progress = false
-                var next: [ClassFile] = []
-                for cls in pending {
-                    if cls.parent.isEmpty || vm.classNamed(cls.parent) != nil {
-                        try vm.install(cls)
-                        progress = true
-                    } else {
-                        next.append(cls)
-                    }
-                }
-                if !progress { throw UserError("missing parent classes: \(next.map { "\($0.name) extends \($0.parent)" }.joined(separator: ", "))") }
-                pending = next
-            }
+            do { try vm.install(pending) } catch { throw UserError("\(error)") }
             let thread = try vm.startThread(className: className)
             if image != nil {
                 try space.takeSnapshot()
