@@ -31,37 +31,57 @@ final class NameSpaceClass: KernelClassHandler {
         return parts.contains(where: { $0 == "." || $0 == ".." }) ? nil : parts
     }
 
+    /// A part of a path that names something other than a directory.
+    struct NotADirectory: Error { let part: String }
+
+    /// The directory that `parts` name under the root, made where missing.
+    static func makeDirectories(_ vm: VirtualMachine, _ parts: ArraySlice<String>) throws(VMError) -> Result<ObjectRef, NotADirectory> {
+        var directory = try root(vm)
+        for part in parts {
+            let key = try vm.makeString(part)
+            var next = vm.directoryValue(directory, key: key)
+            if next.isNull {
+                next = try vm.makeDirectory()
+                try vm.setDirectoryValue(directory, key: key, value: next)
+            }
+            guard vm.isDirectory(next) else { return .failure(NotADirectory(part: part)) }
+            directory = next
+        }
+        return .success(directory)
+    }
+
+    /// What `parts` name under the root, with the directory that holds it
+    /// (null for the root itself); nil if nothing is bound there.
+    static func find(_ vm: VirtualMachine, _ parts: [String]) throws(VMError) -> (found: ObjectRef, parent: ObjectRef)? {
+        var found = try root(vm)
+        var parent = ObjectRef.null
+        for part in parts {
+            guard vm.isDirectory(found) else { return nil }
+            parent = found
+            found = vm.directoryValue(found, key: try vm.makeString(part))
+            if found.isNull { return nil }
+        }
+        return (found, parent)
+    }
+
     func call(_ vm: VirtualMachine, receiver: ObjectRef, ordinal: Int, arguments: [ObjectRef], thread: ObjectRef) -> KernelCallResult {
         let value = arguments.count > 1 ? arguments[1] : .null
         guard let path = arguments.first.flatMap({ vm.text(of: $0) }), let parts = Self.components(path) else {
             return .error("namespace: a path such as \"/apps/name\" is needed (no '.' or '..')")
         }
         do {
-            var directory = try Self.root(vm)
             switch ordinal {
             case NameSpaceMethod.bind:
                 guard let last = parts.last else { return .error("namespace.bind: cannot bind the root") }
-                for part in parts.dropLast() {
-                    let key = try vm.makeString(part)
-                    var next = vm.directoryValue(directory, key: key)
-                    if next.isNull {
-                        next = try vm.makeDirectory()
-                        try vm.setDirectoryValue(directory, key: key, value: next)
-                    }
-                    guard vm.isDirectory(next) else { return .error("namespace.bind: \(part) in \(path) is not a directory") }
-                    directory = next
+                let directory: ObjectRef
+                switch try Self.makeDirectories(vm, parts.dropLast()) {
+                case .success(let made): directory = made
+                case .failure(let blocked): return .error("namespace.bind: \(blocked.part) in \(path) is not a directory")
                 }
                 if value.isNull { return .value(vm.removeDirectoryValue(directory, key: try vm.makeString(last))) }
                 return .value(try vm.setDirectoryValue(directory, key: try vm.makeString(last), value: value))
             case NameSpaceMethod.lookup, NameSpaceMethod.unbind, NameSpaceMethod.list:
-                var found = directory
-                var parent = ObjectRef.null
-                for part in parts {
-                    guard vm.isDirectory(found) else { return .value(.null) }
-                    parent = found
-                    found = vm.directoryValue(found, key: try vm.makeString(part))
-                    if found.isNull { return .value(.null) }
-                }
+                guard let (found, parent) = try Self.find(vm, parts) else { return .value(.null) }
                 switch ordinal {
                 case NameSpaceMethod.lookup: return .value(found)
                 case NameSpaceMethod.unbind:

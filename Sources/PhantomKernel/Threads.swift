@@ -66,15 +66,10 @@ extension Kernel {
     /// Binds an array of strings at `path` in the name space.
     public func bind(path: String, strings: [String]) throws {
         guard let parts = NameSpaceClass.components(path), let last = parts.last else { throw KernelError("bad path \(path)") }
-        var directory = try NameSpaceClass.root(vm)
-        for part in parts.dropLast() {
-            let key = try vm.makeString(part)
-            var next = vm.directoryValue(directory, key: key)
-            if next.isNull {
-                next = try vm.makeDirectory()
-                try vm.setDirectoryValue(directory, key: key, value: next)
-            }
-            directory = next
+        let directory: ObjectRef
+        switch try NameSpaceClass.makeDirectories(vm, parts.dropLast()) {
+        case .success(let made): directory = made
+        case .failure(let blocked): throw KernelError("\(blocked.part) in \(path) is not a directory")
         }
         let values = try strings.map { text throws(VMError) in try vm.makeString(text) }
         try vm.setDirectoryValue(directory, key: try vm.makeString(last), value: try vm.makeArray(values))
@@ -83,12 +78,6 @@ extension Kernel {
     /// The object a name-space path names, if any.
     public func lookup(path: String) throws -> ObjectRef? {
         guard let parts = NameSpaceClass.components(path) else { return nil }
-        var found = try NameSpaceClass.root(vm)
-        for part in parts {
-            guard vm.isDirectory(found) else { return nil }
-            found = vm.directoryValue(found, key: try vm.makeString(part))
-            if found.isNull { return nil }
-        }
-        return found
+        return try NameSpaceClass.find(vm, parts)?.found
     }
 }

@@ -829,6 +829,53 @@ import Darwin
         #expect(result.exitedWith0 && result.stdout == "v2", "\(result)")
     }
 
+    @Test func theNameSpaceBindsLooksUpAndSurvivesARestart() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        // bind("/apps/greeting", "hello"); print lookup; print list("/apps").size.
+        let program = dir.file("names.pa")
+        try """
+            class names
+            field ns
+            method run 1
+                summon_by_name ".internal.namespace"
+                new
+                os_save 0
+                sconst "/apps/greeting"
+                sconst "hello"
+                os_load 0
+                call 8 2
+                os_drop
+                sconst "/apps/greeting"
+                os_load 0
+                call 9 1
+                os_get 0
+                call 16 1
+                os_drop
+                sconst "/apps"
+                os_load 0
+                call 11 1
+                call 10 0
+                os_get 0
+                call 16 1
+                os_drop
+                ret
+            end
+            """.write(toFile: program, atomically: true, encoding: .utf8)
+        let image = dir.file("names.img")
+        let first = try phantom("run", "--image", image, program)
+        #expect(first.exitedWith0 && first.stdout == "hello1", "\(first)")
+        // Another process finds the name in the image, and binds arguments.
+        let greeting = try phantom("inspect", "--image", image, "/apps/greeting", "--json")
+        #expect(greeting.exitedWith0 && greeting.stdout.contains("hello"), "\(greeting)")
+        let start = try phantom("start", "--image", image, "names", "a", "b")
+        #expect(start.exitedWith0, "\(start)")
+        let args = try phantom("inspect", "--image", image, "/args/names", "--json")
+        #expect(args.exitedWith0 && args.stdout.contains("\"class\":\".internal.array\""), "\(args)")
+        let missing = try phantom("inspect", "--image", image, "/no/such/name")
+        #expect(missing.exited(1) && missing.stderr.contains("nothing is bound at /no/such/name"), "\(missing)")
+    }
+
     @Test func installStartPsKillSnapshotsRollbackAndInspect() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
