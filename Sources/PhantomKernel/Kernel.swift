@@ -33,7 +33,8 @@ public final class Kernel: @unchecked Sendable {
         public var imagePath: String
         /// Refuse to create a new image.
         public var mustExist = false
-        /// Open for reading only (no boot count, no snapshots).
+        /// Open for reading only: no snapshots, nothing written (the boot
+        /// count goes up in memory only).
         public var readOnly = false
         /// Period of the snapshot daemon, ns (0: no periodic snapshots).
         public var snapshotInterval: UInt64 = 1_000_000_000
