@@ -166,20 +166,24 @@ public final class ObjectMemory {
     deinit { releaseCollectorMemory() }
 
     // MARK: - Raw access (the barrier is here)
+    //
+    // Offsets use wrapping arithmetic: references come from the VM, which
+    // checks slots and indexes before it reads or writes; an overflow check
+    // here would cost two branches on every access of every object.
 
     @inlinable @inline(__always) func load64(_ offset: UInt64) -> UInt64 {
-        base.load(fromByteOffset: Int(offset), as: UInt64.self)
+        base.load(fromByteOffset: Int(truncatingIfNeeded: offset), as: UInt64.self)
     }
     @inlinable @inline(__always) func load32(_ offset: UInt64) -> UInt32 {
-        base.load(fromByteOffset: Int(offset), as: UInt32.self)
+        base.load(fromByteOffset: Int(truncatingIfNeeded: offset), as: UInt32.self)
     }
     @inlinable @inline(__always) func store64(_ value: UInt64, at offset: UInt64) {
-        space.willWrite(page: Int(offset >> 12))
-        base.storeBytes(of: value, toByteOffset: Int(offset), as: UInt64.self)
+        space.willWrite(page: Int(truncatingIfNeeded: offset >> 12))
+        base.storeBytes(of: value, toByteOffset: Int(truncatingIfNeeded: offset), as: UInt64.self)
     }
     @inlinable @inline(__always) func store32(_ value: UInt32, at offset: UInt64) {
-        space.willWrite(page: Int(offset >> 12))
-        base.storeBytes(of: value, toByteOffset: Int(offset), as: UInt32.self)
+        space.willWrite(page: Int(truncatingIfNeeded: offset >> 12))
+        base.storeBytes(of: value, toByteOffset: Int(truncatingIfNeeded: offset), as: UInt32.self)
     }
 
     // MARK: - Objects
@@ -218,14 +222,15 @@ public final class ObjectMemory {
     }
 
     /// Size of the object in bytes, header included.
-    @inlinable @inline(__always) public func size(of object: ObjectRef) -> Int { Int(load32(object.raw + 8)) }
+    @inlinable @inline(__always) public func size(of object: ObjectRef) -> Int { Int(load32(object.raw &+ 8)) }
 
     /// Number of reference slots of the object.
-    @inlinable @inline(__always) public func referenceCount(of object: ObjectRef) -> Int { Int(load32(object.raw + 12)) }
+    @inlinable @inline(__always) public func referenceCount(of object: ObjectRef) -> Int { Int(load32(object.raw &+ 12)) }
 
     /// Reads reference slot `slot`.
     @inlinable @inline(__always) public func reference(_ object: ObjectRef, _ slot: Int) -> ObjectRef {
-        ObjectRef(raw: load64(object.raw + 16 + UInt64(slot) * 8))
+        assert(slot >= 0)
+        return ObjectRef(raw: load64(object.raw &+ 16 &+ UInt64(truncatingIfNeeded: slot) &* 8))
     }
 
     /// Writes reference slot `slot` (through the barrier: the page is marked
@@ -233,22 +238,25 @@ public final class ObjectMemory {
     /// is shaded so that it cannot hide in an already scanned object).
     @inlinable @inline(__always) public func setReference(_ object: ObjectRef, _ slot: Int, _ value: ObjectRef) {
         if _slowPath(isMarking) { shade(value.raw) }
-        store64(value.raw, at: object.raw + 16 + UInt64(slot) * 8)
+        assert(slot >= 0)
+        store64(value.raw, at: object.raw &+ 16 &+ UInt64(truncatingIfNeeded: slot) &* 8)
     }
 
     /// Offset of the object's plain bytes (after its reference slots).
     @inlinable @inline(__always) public func dataOffset(of object: ObjectRef) -> UInt64 {
-        object.raw + 16 + UInt64(referenceCount(of: object)) * 8
+        object.raw &+ 16 &+ UInt64(truncatingIfNeeded: referenceCount(of: object)) &* 8
     }
 
     /// Reads a 64-bit word of the object's plain bytes at byte `offset`.
     @inlinable @inline(__always) public func word(_ object: ObjectRef, at offset: Int) -> UInt64 {
-        load64(dataOffset(of: object) + UInt64(offset))
+        assert(offset >= 0)
+        return load64(dataOffset(of: object) &+ UInt64(truncatingIfNeeded: offset))
     }
 
     /// Writes a 64-bit word of the object's plain bytes (through the barrier).
     @inlinable @inline(__always) public func setWord(_ object: ObjectRef, at offset: Int, _ value: UInt64) {
-        store64(value, at: dataOffset(of: object) + UInt64(offset))
+        assert(offset >= 0)
+        store64(value, at: dataOffset(of: object) &+ UInt64(truncatingIfNeeded: offset))
     }
 
     /// Copies bytes into the object's plain bytes (through the barrier).

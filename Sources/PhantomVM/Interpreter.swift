@@ -1,4 +1,5 @@
-// The interpreter: one loop, one switch over the opcode byte.
+// The interpreter: one loop, one switch over the opcode byte (seen as a
+// `Dispatch`, Dispatch.swift, so that the switch is one jump table).
 //
 // A thread's whole state is in object memory: the thread object points at
 // its current call frame, and a frame holds its program counter and both
@@ -82,18 +83,27 @@ extension VirtualMachine {
     /// The current frame's registers, held in locals while a slice runs (a
     /// struct passed `inout`, so that they can stay in machine registers;
     /// closures capturing them would pin them to memory).
+    ///
+    /// Only what the loop needs all the time is held; the frame's code and
+    /// `this` are read from its reference slots (just below the object
+    /// stack) when an instruction needs them, so that fewer values compete
+    /// for machine registers.
     struct Registers {
         var frame = ObjectRef.null
-        var code = ObjectRef.null
-        var this = ObjectRef.null
         var codeBytes = UnsafePointer<UInt8>(bitPattern: 1)!
-        var objects = UnsafeMutablePointer<UInt64>(bitPattern: 8)!
-        var integers = UnsafeMutablePointer<Int64>(bitPattern: 8)!
-        var data = UnsafeMutableRawPointer(bitPattern: 8)!
+        var objects = UnsafeMutablePointer<UInt64>(bitPattern: 8 * 8)!
+        var integers = UnsafeMutablePointer<Int64>(bitPattern: 8 * 8)!
         var pc = 0
         var osp = 0
         var isp = 0
         var depth: UInt32 = 0
+
+        /// The frame's code object (reference slot 1).
+        var code: ObjectRef { ObjectRef(raw: objects[1 - VirtualMachine.frameFixedRefs]) }
+        /// The receiver (reference slot 2).
+        var this: ObjectRef { ObjectRef(raw: objects[2 - VirtualMachine.frameFixedRefs]) }
+        /// The frame's plain bytes: pc, stack pointers, depth, then the integer stack.
+        var data: UnsafeMutableRawPointer { UnsafeMutableRawPointer(integers) - 16 }
     }
 
     /// Makes `frame` current: loads its registers and marks its pages dirty
@@ -105,18 +115,17 @@ extension VirtualMachine {
         r.frame = frame
         let refs = memory.referenceCount(of: frame)
         if !alreadyDirty { willWrite(frame) }
-        r.code = memory.reference(frame, 1)
-        r.this = memory.reference(frame, 2)
-        r.codeBytes = UnsafePointer(base.assumingMemoryBound(to: UInt8.self)) + Int(memory.dataOffset(of: r.code)) + 24
-        r.objects = (base + Int(frame.raw) + 16 + 8 * Self.frameFixedRefs).assumingMemoryBound(to: UInt64.self)
-        r.data = base + Int(frame.raw) + 16 + 8 * refs
-        let first = r.data.load(as: UInt64.self)
-        let second = r.data.load(fromByteOffset: 8, as: UInt64.self)
+        let code = memory.reference(frame, 1)
+        r.codeBytes = UnsafePointer(base.assumingMemoryBound(to: UInt8.self)) + (Int(truncatingIfNeeded: memory.dataOffset(of: code)) &+ 24)
+        r.objects = (base + (Int(truncatingIfNeeded: frame.raw) &+ 16 &+ 8 &* Self.frameFixedRefs)).assumingMemoryBound(to: UInt64.self)
+        let data = base + (Int(truncatingIfNeeded: frame.raw) &+ 16 &+ 8 &* refs)
+        let first = data.load(as: UInt64.self)
+        let second = data.load(fromByteOffset: 8, as: UInt64.self)
         r.pc = Int(first & 0xFFFF_FFFF)
         r.osp = Int(first >> 32)
         r.isp = Int(second & 0xFFFF_FFFF)
         r.depth = UInt32(second >> 32)
-        r.integers = (r.data + 16).assumingMemoryBound(to: Int64.self)
+        r.integers = (data + 16).assumingMemoryBound(to: Int64.self)
         if !alreadyDirty { markedDepth = min(markedDepth, r.depth) }
     }
 
@@ -125,11 +134,11 @@ extension VirtualMachine {
     /// and takes no retain).
     @inline(__always)
     func willWrite(_ object: ObjectRef) {
-        var page = Int(object.raw >> 12)
-        let last = Int((object.raw + UInt64(memory.size(of: object)) - 1) >> 12)
+        var page = Int(truncatingIfNeeded: object.raw >> 12)
+        let last = Int(truncatingIfNeeded: (object.raw &+ UInt64(truncatingIfNeeded: memory.size(of: object)) &- 1) >> 12)
         while page <= last {
             if !space.isWritable(page: page) { willWriteSlowly(page: page) }
-            page += 1
+            page &+= 1
         }
     }
 
@@ -138,8 +147,8 @@ extension VirtualMachine {
 
     /// Writes the registers back into the current frame.
     @inline(__always) func save(_ r: Registers) {
-        r.data.storeBytes(of: UInt64(r.pc) | UInt64(r.osp) << 32, as: UInt64.self)
-        r.data.storeBytes(of: UInt64(r.depth) << 32 | UInt64(r.isp), toByteOffset: 8, as: UInt64.self)
+        r.data.storeBytes(of: UInt64(truncatingIfNeeded: r.pc) | UInt64(truncatingIfNeeded: r.osp) << 32, as: UInt64.self)
+        r.data.storeBytes(of: UInt64(r.depth) << 32 | UInt64(truncatingIfNeeded: r.isp), toByteOffset: 8, as: UInt64.self)
     }
 
     /// Unwinds to the innermost catcher that takes `exception`, or ends the
@@ -161,7 +170,7 @@ extension VirtualMachine {
                         r.osp = Int(registers >> 32)
                         r.isp = Int(memory.word(catcher, at: 8))
                         r.objects[r.osp] = exception.raw
-                        r.osp += 1
+                        r.osp &+= 1
                         return true
                     }
                 }
@@ -215,12 +224,80 @@ extension VirtualMachine {
 
     /// Calls `ordinal` on the receiver on top of the stack with `count`
     /// arguments below it. Returns false if the thread ended.
+    ///
+    /// The common case (a cached user method, a spare frame big enough) is
+    /// inline in the loop; everything else is `callSlowly`.
     @inline(__always)
     func call(ordinal: Int, count: Int, thread: ObjectRef, _ r: inout Registers) -> Bool {
+        let receiver = ObjectRef(raw: r.objects[r.osp &- 1])
+        fast: if !receiver.isNull {
+            let cls = classOf(receiver)
+            let entry = callCache + (Int(truncatingIfNeeded: cls.raw >> 4 ^ UInt64(ordinal) &* 0x9E37) & (Self.callCacheSize - 1))
+            guard entry.pointee.cls == cls.raw, entry.pointee.ordinal == ordinal, entry.pointee.arguments == count,
+                  r.depth < UInt32(Self.maxCallDepth) else { break fast }
+            let spareSlot = (memory.base + (Int(truncatingIfNeeded: r.frame.raw) &+ 16 &+ 8 &* Self.spareSlot)).assumingMemoryBound(to: UInt64.self)
+            let callee = ObjectRef(raw: spareSlot.pointee)
+            guard !callee.isNull else { break fast }
+            let calleeRefs = memory.referenceCount(of: callee)
+            guard calleeRefs >= Self.frameFixedRefs &+ entry.pointee.maxObjects,
+                  memory.size(of: callee) &- 16 &- 8 &* calleeRefs >= 16 &+ 8 &* entry.pointee.maxIntegers else { break fast }
+            r.osp &-= count &+ 1
+            save(r)
+            enterCallee(callee, references: calleeRefs, entry: entry, receiver: receiver, count: count, fresh: false, &r)
+            return true
+        }
+        return callSlowly(ordinal: ordinal, count: count, thread: thread, &r)
+    }
+
+    /// Makes `callee` (a frame with room for the method in `entry`) the
+    /// current frame, with the arguments moved from the caller's stack
+    /// (`r.osp` is already below them and the receiver). `fresh`: the
+    /// frame was just made (it replaced the spare frame).
+    ///
+    /// The frame's pages are marked dirty unless that happened already in
+    /// this slice: the frames of a thread's chain at depths `markedDepth`
+    /// through `markedHigh` are marked (a callee frame at depth d+1 is
+    /// always the spare of the frame at depth d, so the chain below the
+    /// current frame is the one the slice has been through).
+    @inline(__always)
+    func enterCallee(_ callee: ObjectRef, references calleeRefs: Int, entry: UnsafeMutablePointer<CallCacheEntry>,
+                     receiver: ObjectRef, count: Int, fresh: Bool, _ r: inout Registers) {
         let base = memory.base
-        let receiver = ObjectRef(raw: r.objects[r.osp - 1])
+        let depth = r.depth &+ 1
+        if fresh || depth > markedHigh {
+            willWrite(callee)
+            markedHigh = depth
+        }
+        let refs = base + (Int(truncatingIfNeeded: callee.raw) &+ 16)
+        refs.storeBytes(of: r.frame.raw, as: UInt64.self)
+        refs.storeBytes(of: entry.pointee.target, toByteOffset: 8, as: UInt64.self)
+        refs.storeBytes(of: receiver.raw, toByteOffset: 16, as: UInt64.self)
+        // Arguments move to the callee's object stack.
+        let arguments = (refs + 8 * Self.frameFixedRefs).assumingMemoryBound(to: UInt64.self)
+        for index in 0..<count { arguments[index] = r.objects[r.osp &+ index] }
+        let data = refs + 8 &* calleeRefs
+        data.storeBytes(of: UInt64(truncatingIfNeeded: count) << 32, as: UInt64.self)
+        data.storeBytes(of: UInt64(depth) << 32, toByteOffset: 8, as: UInt64.self)
+        // The thread's frame reference is written at the slice's end (a safepoint).
+        r.frame = callee
+        r.codeBytes = UnsafePointer(base.assumingMemoryBound(to: UInt8.self)) + entry.pointee.code
+        r.objects = arguments
+        r.integers = (data + 16).assumingMemoryBound(to: Int64.self)
+        r.pc = 0
+        r.osp = count
+        r.isp = 0
+        r.depth &+= 1
+    }
+
+    /// `call` in full: fills the lookup cache, calls internal methods,
+    /// makes a frame when the spare one is missing or too small, and
+    /// raises the faults.
+    @inline(never)
+    func callSlowly(ordinal: Int, count: Int, thread: ObjectRef, _ r: inout Registers) -> Bool {
+        let base = memory.base
+        let receiver = ObjectRef(raw: r.objects[r.osp &- 1])
         if receiver.isNull {
-            r.pc -= 6
+            r.pc &-= 6
             return fault("null reference: method \(ordinal) called on null", thread: thread, &r)
         }
         let cls = classOf(receiver)
@@ -234,17 +311,17 @@ extension VirtualMachine {
         }
         guard entry.pointee.cls == cls.raw && entry.pointee.ordinal == ordinal else {
             var arguments: [ObjectRef] = []
-            for index in 0..<count { arguments.append(ObjectRef(raw: r.objects[r.osp - 1 - count + index])) }
-            r.osp -= count + 1
+            for index in 0..<count { arguments.append(ObjectRef(raw: r.objects[r.osp &- 1 - count + index])) }
+            r.osp &-= count + 1
             save(r)
             switch callInternal(receiver, cls: cls, ordinal: ordinal, arguments: arguments) {
             case let .success(value):
                 r.objects[r.osp] = value.raw
-                r.osp += 1
+                r.osp &+= 1
                 return true
             case let .failure(problem):
-                r.osp += count + 1
-                r.pc -= 6
+                r.osp &+= count + 1
+                r.pc &-= 6
                 if problem.sleep {
                     save(r)
                     memory.setWord(thread, at: 0, ThreadState.sleeping.rawValue)
@@ -269,14 +346,14 @@ extension VirtualMachine {
         let target = ObjectRef(raw: entry.pointee.target)
         let declared = entry.pointee.arguments
         if declared != count {
-            r.pc -= 6
+            r.pc &-= 6
             return fault("\(className(cls)).\(string(memory.reference(target, 1))) takes \(declared) arguments, called with \(count)", thread: thread, &r)
         }
         if r.depth + 1 > UInt32(Self.maxCallDepth) {
-            r.pc -= 6
+            r.pc &-= 6
             return fault("stack overflow: more than \(Self.maxCallDepth) nested calls", thread: thread, &r)
         }
-        r.osp -= count + 1
+        r.osp &-= count + 1
         save(r)
         // The callee's frame: the caller's spare frame (the one its last
         // callee returned from) if it is big enough, else a new one, which
@@ -285,47 +362,27 @@ extension VirtualMachine {
         let maxObjects = entry.pointee.maxObjects
         let neededRefs = Self.frameFixedRefs + maxObjects
         let neededBytes = 16 + 8 * entry.pointee.maxIntegers
-        let spareSlot = (base + Int(r.frame.raw) + 16 + 8 * Self.spareSlot).assumingMemoryBound(to: UInt64.self)
+        let spareSlot = (base + (Int(truncatingIfNeeded: r.frame.raw) &+ 16 &+ 8 &* Self.spareSlot)).assumingMemoryBound(to: UInt64.self)
         var callee = ObjectRef(raw: spareSlot.pointee)
         var calleeRefs = 0
+        var fresh = false
         if !callee.isNull {
             calleeRefs = memory.referenceCount(of: callee)
             if calleeRefs < neededRefs || memory.size(of: callee) - 16 - 8 * calleeRefs < neededBytes { callee = .null }
         }
         if callee.isNull {
             guard let made = try? memory.allocate(class: frameClass, references: neededRefs, bytes: neededBytes) else {
-                r.osp += count + 1
-                r.pc -= 6
+                r.osp &+= count + 1
+                r.pc &-= 6
                 return fault("out of memory making a call frame", thread: thread, &r)
             }
             // The old spare (and the spares below it) become garbage.
             callee = made
             calleeRefs = neededRefs
+            fresh = true
             spareSlot.pointee = made.raw
         }
-        willWrite(callee)
-        let refs = base + Int(callee.raw) + 16
-        refs.storeBytes(of: r.frame.raw, as: UInt64.self)
-        refs.storeBytes(of: target.raw, toByteOffset: 8, as: UInt64.self)
-        refs.storeBytes(of: receiver.raw, toByteOffset: 16, as: UInt64.self)
-        // Arguments move to the callee's object stack.
-        let arguments = (refs + 8 * Self.frameFixedRefs).assumingMemoryBound(to: UInt64.self)
-        for index in 0..<count { arguments[index] = r.objects[r.osp + index] }
-        let data = refs + 8 * calleeRefs
-        data.storeBytes(of: UInt64(count) << 32, as: UInt64.self)
-        data.storeBytes(of: UInt64(r.depth + 1) << 32, toByteOffset: 8, as: UInt64.self)
-        // The thread's frame reference is written at the slice's end (a safepoint).
-        r.frame = callee
-        r.code = target
-        r.this = receiver
-        r.codeBytes = UnsafePointer(base.assumingMemoryBound(to: UInt8.self)) + entry.pointee.code
-        r.objects = arguments
-        r.data = data
-        r.integers = (data + 16).assumingMemoryBound(to: Int64.self)
-        r.pc = 0
-        r.osp = count
-        r.isp = 0
-        r.depth += 1
+        enterCallee(callee, references: calleeRefs, entry: entry, receiver: receiver, count: count, fresh: fresh, &r)
         return true
     }
 
@@ -356,10 +413,20 @@ extension VirtualMachine {
         clearEnded(r)
         // The caller's frame needs marking only if it lies below every
         // frame marked in this slice.
-        enter(previous, &r, alreadyDirty: r.depth - 1 >= markedDepth)
+        enter(previous, &r, alreadyDirty: r.depth &- 1 >= markedDepth)
         r.objects[r.osp] = value.raw
-        r.osp += 1
+        r.osp &+= 1
         return true
+    }
+
+    /// Runs an out-of-line part of the interpreter on a copy of the
+    /// registers: the loop's own registers never have their address taken,
+    /// so they can stay in machine registers.
+    @inline(__always)
+    func spilled<T>(_ r: inout Registers, _ body: (inout Registers) -> T) -> T {
+        var copy = r
+        defer { r = copy }
+        return body(&copy)
     }
 
     /// Runs one thread for at most `budget` instructions; returns how many ran.
@@ -368,7 +435,9 @@ extension VirtualMachine {
         currentThread = thread
         defer { currentThread = .null }
         markedDepth = .max
+        markedHigh = 0
         enter(memory.reference(thread, 0), &r)
+        markedHigh = r.depth
         if memory.sweepsBegun != callCacheSweeps { flushCallCache() }
         var executed = 0
         var running = true
@@ -379,44 +448,44 @@ extension VirtualMachine {
         }
 
         loop: while executed < budget {
-            executed += 1
+            executed &+= 1
             let opcode = r.codeBytes[r.pc]
-            r.pc += 1
-            switch opcode {
-            case 0x00: break  // nop
-            case 0x04:  // djnz
-                let value = Int64(Int32(truncatingIfNeeded: r.integers[r.isp - 1]) &- 1)
-                r.integers[r.isp - 1] = value
-                r.pc = value != 0 ? u32(r.codeBytes, r.pc) : r.pc + 4
-            case 0x05:  // jz
-                r.isp -= 1
-                r.pc = r.integers[r.isp] == 0 ? u32(r.codeBytes, r.pc) : r.pc + 4
-            case 0x06: r.pc = u32(r.codeBytes, r.pc)  // jmp
-            case 0x08:  // ret
+            r.pc &+= 1
+            switch Dispatch(byte: opcode) {
+            case .nop: break  // nop
+            case .djnz:  // djnz
+                let value = Int64(Int32(truncatingIfNeeded: r.integers[r.isp &- 1]) &- 1)
+                r.integers[r.isp &- 1] = value
+                r.pc = value != 0 ? u32(r.codeBytes, r.pc) : r.pc &+ 4
+            case .jz:  // jz
+                r.isp &-= 1
+                r.pc = r.integers[r.isp] == 0 ? u32(r.codeBytes, r.pc) : r.pc &+ 4
+            case .jmp: r.pc = u32(r.codeBytes, r.pc)  // jmp
+            case .ret:  // ret
                 var value = ObjectRef.null
-                if r.osp > 0 { r.osp -= 1; value = ObjectRef(raw: r.objects[r.osp]) }
+                if r.osp > 0 { r.osp &-= 1; value = ObjectRef(raw: r.objects[r.osp]) }
                 if !returnFromFrame(value, thread: thread, &r) { running = false; break loop }
-            case 0x0D:  // call ordinal(u8) arguments(i32)
+            case .call8:  // call ordinal(u8) arguments(i32)
                 let ordinal = Int(r.codeBytes[r.pc])
-                let count = u32(r.codeBytes, r.pc + 1)
-                r.pc += 5
+                let count = u32(r.codeBytes, r.pc &+ 1)
+                r.pc &+= 5
                 if !call(ordinal: ordinal, count: count, thread: thread, &r) { running = false; break loop }
-            case 0x10: r.integers[r.isp] = r.integers[r.isp - 1]; r.isp += 1  // is_dup
-            case 0x11: r.isp -= 1  // is_drop
-            case 0x12: r.objects[r.osp] = r.objects[r.osp - 1]; r.osp += 1  // os_dup
-            case 0x13: r.osp -= 1  // os_drop
-            case 0x14:  // os_load
+            case .isDup: r.integers[r.isp] = r.integers[r.isp &- 1]; r.isp &+= 1  // is_dup
+            case .isDrop: r.isp &-= 1  // is_drop
+            case .osDup: r.objects[r.osp] = r.objects[r.osp &- 1]; r.osp &+= 1  // os_dup
+            case .osDrop: r.osp &-= 1  // os_drop
+            case .osLoad8:  // os_load
                 r.objects[r.osp] = memory.reference(r.this, Int(r.codeBytes[r.pc])).raw
-                r.osp += 1
-                r.pc += 1
-            case 0x15:  // os_save
-                r.osp -= 1
+                r.osp &+= 1
+                r.pc &+= 1
+            case .osSave8:  // os_save
+                r.osp &-= 1
                 memory.setReference(r.this, Int(r.codeBytes[r.pc]), ObjectRef(raw: r.objects[r.osp]))
-                r.pc += 1
-            case 0x18:  // new
-                let cls = ObjectRef(raw: r.objects[r.osp - 1])
+                r.pc &+= 1
+            case .new:  // new
+                let cls = ObjectRef(raw: r.objects[r.osp &- 1])
                 guard classOf(cls) == classClass else {
-                    r.pc -= 1
+                    r.pc &-= 1
                     if !fault("new: the operand is not a class", thread: thread, &r) { running = false; break loop }
                     continue loop
                 }
@@ -425,71 +494,62 @@ extension VirtualMachine {
                 do { made = .success(try instantiate(cls)) } catch { made = .failure(error) }
                 switch made {
                 case let .success(object):
-                    r.objects[r.osp - 1] = object.raw
+                    r.objects[r.osp &- 1] = object.raw
                 case let .failure(error):
-                    r.pc -= 1
+                    r.pc &-= 1
                     if !fault("new: \(error)", thread: thread, &r) { running = false; break loop }
                     continue loop
                 }
-            case 0x1E:  // os_get
+            case .osGet32:  // os_get
                 r.objects[r.osp] = r.objects[u32(r.codeBytes, r.pc)]
-                r.osp += 1
-                r.pc += 4
-            case 0x1F:  // os_set
-                r.osp -= 1
+                r.osp &+= 1
+                r.pc &+= 4
+            case .osSet32:  // os_set
+                r.osp &-= 1
                 r.objects[u32(r.codeBytes, r.pc)] = r.objects[r.osp]
-                r.pc += 4
-            case 0x20: r.integers[r.isp] = 0; r.isp += 1
-            case 0x21: r.integers[r.isp] = 1; r.isp += 1
-            case 0x22: r.integers[r.isp] = Int64(Int8(bitPattern: r.codeBytes[r.pc])); r.isp += 1; r.pc += 1
-            case 0x23: r.integers[r.isp] = Int64(u32(r.codeBytes, r.pc)); r.isp += 1; r.pc += 4
-            case 0x24, 0x3F:  // sconst, summon_by_name
-                let length = u32(r.codeBytes, r.pc)
-                let bytes = Array(UnsafeBufferPointer(start: r.codeBytes + r.pc + 4, count: length))
-                if opcode == 0x24 {
-                    save(r)
-                    guard let text = try? newString(bytes: bytes) else {
-                        r.pc -= 1
-                        if !fault("out of memory", thread: thread, &r) { running = false; break loop }
-                        continue loop
-                    }
-                    r.objects[r.osp] = text.raw
-                } else {
-                    let name = String(decoding: bytes, as: UTF8.self)
-                    guard let cls = classesByName[name] else {
-                        r.pc -= 1
-                        if !fault("no class named \(name)", thread: thread, &r) { running = false; break loop }
-                        continue loop
-                    }
-                    r.objects[r.osp] = cls.raw
+                r.pc &+= 4
+            case .iconst0: r.integers[r.isp] = 0; r.isp &+= 1
+            case .iconst1: r.integers[r.isp] = 1; r.isp &+= 1
+            case .iconst8: r.integers[r.isp] = Int64(Int8(bitPattern: r.codeBytes[r.pc])); r.isp &+= 1; r.pc &+= 1
+            case .iconst32: r.integers[r.isp] = Int64(u32(r.codeBytes, r.pc)); r.isp &+= 1; r.pc &+= 4
+            // Each opcode has a case of its own, and no case tests the opcode
+            // again: that keeps the switch one jump table (a case shared by
+            // several opcodes made the optimizer split it into a chain).
+            case .sconstBin:  // sconst
+                if let problem = inlineConstant(string: true, &r) {
+                    r.pc &-= 1
+                    if !fault(problem, thread: thread, &r) { running = false; break loop }
                 }
-                r.osp += 1
-                r.pc += 4 + length
-            case 0x25:  // iconst_64: int is 32-bit, the low word counts
-                r.integers[r.isp] = Int64(Int32(truncatingIfNeeded: u32(r.codeBytes, r.pc + 4)))
-                r.isp += 1
-                r.pc += 8
-            case 0x26:  // is_get
+            case .summonByName:  // summon_by_name
+                if let problem = inlineConstant(string: false, &r) {
+                    r.pc &-= 1
+                    if !fault(problem, thread: thread, &r) { running = false; break loop }
+                }
+            case .iconst64:  // iconst_64: int is 32-bit, the low word counts
+                r.integers[r.isp] = Int64(Int32(truncatingIfNeeded: u32(r.codeBytes, r.pc &+ 4)))
+                r.isp &+= 1
+                r.pc &+= 8
+            case .isGet32:  // is_get
                 r.integers[r.isp] = r.integers[u32(r.codeBytes, r.pc)]
-                r.isp += 1
-                r.pc += 4
-            case 0x27:  // is_set
-                r.isp -= 1
+                r.isp &+= 1
+                r.pc &+= 4
+            case .isSet32:  // is_set
+                r.isp &-= 1
                 r.integers[u32(r.codeBytes, r.pc)] = r.integers[r.isp]
-                r.pc += 4
-            case 0x28:  // const_pool
+                r.pc &+= 4
+            case .constPool:  // const_pool
                 r.objects[r.osp] = tableGet(memory.reference(r.code, 2), u32(r.codeBytes, r.pc)).raw
-                r.osp += 1
-                r.pc += 4
-            case 0x29:  // stack_reserve objects integers
-                let objectSlots = Int(r.codeBytes[r.pc]), integerSlots = Int(r.codeBytes[r.pc + 1])
-                r.pc += 2
-                for _ in 0..<objectSlots { r.objects[r.osp] = 0; r.osp += 1 }
-                for _ in 0..<integerSlots { r.integers[r.isp] = 0; r.isp += 1 }
-            case 0x2D:  // push_catcher
+                r.osp &+= 1
+                r.pc &+= 4
+            case .stackReserve:  // stack_reserve objects integers
+                let objectSlots = Int(r.codeBytes[r.pc]), integerSlots = Int(r.codeBytes[r.pc &+ 1])
+                r.pc &+= 2
+                for _ in 0..<objectSlots { r.objects[r.osp] = 0; r.osp &+= 1 }
+                for _ in 0..<integerSlots { r.integers[r.isp] = 0; r.isp &+= 1 }
+            case .pushCatcher:  // push_catcher
                 let handler = u32(r.codeBytes, r.pc)
-                r.pc += 4
-                r.osp -= 1
+                r.pc &+= 4
+                r.osp &-= 1
                 let wanted = ObjectRef(raw: r.objects[r.osp])
                 save(r)
                 do {
@@ -502,248 +562,296 @@ extension VirtualMachine {
                 } catch {
                     if !fault("out of memory", thread: thread, &r) { running = false; break loop }
                 }
-            case 0x2E:  // pop_catcher
+            case .popCatcher:  // pop_catcher
                 let catchers = memory.reference(r.frame, 3)
                 if !catchers.isNull && tableCount(catchers) > 0 {
                     memory.setWord(catchers, at: 0, UInt64(tableCount(catchers) - 1))
                 }
-            case 0x2F:  // throw
-                r.osp -= 1
+            case .throw:  // throw
+                r.osp &-= 1
                 let exception = ObjectRef(raw: r.objects[r.osp])
                 save(r)
                 if !raise(exception, thread: thread, &r) { running = false; break loop }
-            case 0x30: r.objects[r.osp] = thread.raw; r.osp += 1
-            case 0x31: r.objects[r.osp] = r.this.raw; r.osp += 1
-            case 0x37: r.objects[r.osp] = 0; r.osp += 1
-            case 0x38: r.objects[r.osp] = classClass.raw; r.osp += 1
-            case 0x39: r.objects[r.osp] = intClass.raw; r.osp += 1
-            case 0x3A: r.objects[r.osp] = stringClass.raw; r.osp += 1
-            case 0x40:  // i2o
-                r.isp -= 1
+            case .summonThread: r.objects[r.osp] = thread.raw; r.osp &+= 1
+            case .summonThis: r.objects[r.osp] = r.this.raw; r.osp &+= 1
+            case .summonNull: r.objects[r.osp] = 0; r.osp &+= 1
+            case .summonClassClass: r.objects[r.osp] = classClass.raw; r.osp &+= 1
+            case .summonIntClass: r.objects[r.osp] = intClass.raw; r.osp &+= 1
+            case .summonStringClass: r.objects[r.osp] = stringClass.raw; r.osp &+= 1
+            case .i2o:  // i2o
+                r.isp &-= 1
                 r.objects[r.osp] = Self.box(Int32(truncatingIfNeeded: r.integers[r.isp])).raw
-                r.osp += 1
-            case 0x41:  // o2i
-                let object = ObjectRef(raw: r.objects[r.osp - 1])
+                r.osp &+= 1
+            case .o2i:  // o2i
+                let object = ObjectRef(raw: r.objects[r.osp &- 1])
                 guard Self.isInt(object) else {
-                    r.pc -= 1
+                    r.pc &-= 1
                     if !fault("o2i: \(describe(object)) is not an integer", thread: thread, &r) { running = false; break loop }
                     continue loop
                 }
-                r.osp -= 1
+                r.osp &-= 1
                 r.integers[r.isp] = Int64(Self.unbox(object))
-                r.isp += 1
+                r.isp &+= 1
             // Binary integer operations: b on top, a below; the result replaces a.
             // One case each: a shared case with an inner switch would dispatch twice.
-            case 0x42:  // isum
-                r.isp -= 1
-                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp - 1])
-                r.integers[r.isp - 1] = Int64(a &+ b)
-            case 0x43:  // imul
-                r.isp -= 1
-                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp - 1])
-                r.integers[r.isp - 1] = Int64(a &* b)
-            case 0x44:  // isubul: upper - lower
-                r.isp -= 1
-                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp - 1])
-                r.integers[r.isp - 1] = Int64(b &- a)
-            case 0x45:  // isublu: lower - upper
-                r.isp -= 1
-                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp - 1])
-                r.integers[r.isp - 1] = Int64(a &- b)
-            case 0x48:  // ior
-                r.isp -= 1
-                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp - 1])
-                r.integers[r.isp - 1] = Int64(a | b)
-            case 0x49:  // iand
-                r.isp -= 1
-                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp - 1])
-                r.integers[r.isp - 1] = Int64(a & b)
-            case 0x4A:  // ixor
-                r.isp -= 1
-                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp - 1])
-                r.integers[r.isp - 1] = Int64(a ^ b)
-            case 0x4C:  // log_or
-                r.isp -= 1
-                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp - 1])
-                r.integers[r.isp - 1] = Int64(a != 0 || b != 0 ? 1 : 0)
-            case 0x4D:  // log_and
-                r.isp -= 1
-                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp - 1])
-                r.integers[r.isp - 1] = Int64(a != 0 && b != 0 ? 1 : 0)
-            case 0x4E:  // log_xor
-                r.isp -= 1
-                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp - 1])
-                r.integers[r.isp - 1] = Int64((a != 0) != (b != 0) ? 1 : 0)
-            case 0x52:  // ige
-                r.isp -= 1
-                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp - 1])
-                r.integers[r.isp - 1] = Int64(a >= b ? 1 : 0)
-            case 0x53:  // ile
-                r.isp -= 1
-                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp - 1])
-                r.integers[r.isp - 1] = Int64(a <= b ? 1 : 0)
-            case 0x54:  // igt
-                r.isp -= 1
-                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp - 1])
-                r.integers[r.isp - 1] = Int64(a > b ? 1 : 0)
-            case 0x55:  // ilt
-                r.isp -= 1
-                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp - 1])
-                r.integers[r.isp - 1] = Int64(a < b ? 1 : 0)
-            case 0x46, 0x47, 0x56, 0x57:  // idivul, idivlu, iremul, iremlu
-                let upper = Int32(truncatingIfNeeded: r.integers[r.isp - 1])
-                let lower = Int32(truncatingIfNeeded: r.integers[r.isp - 2])
-                let (dividend, divisor) = opcode == 0x46 || opcode == 0x56 ? (upper, lower) : (lower, upper)
-                if divisor == 0 {
-                    r.pc -= 1
+            case .isum:  // isum
+                r.isp &-= 1
+                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp &- 1])
+                r.integers[r.isp &- 1] = Int64(a &+ b)
+            case .imul:  // imul
+                r.isp &-= 1
+                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp &- 1])
+                r.integers[r.isp &- 1] = Int64(a &* b)
+            case .isubul:  // isubul: upper - lower
+                r.isp &-= 1
+                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp &- 1])
+                r.integers[r.isp &- 1] = Int64(b &- a)
+            case .isublu:  // isublu: lower - upper
+                r.isp &-= 1
+                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp &- 1])
+                r.integers[r.isp &- 1] = Int64(a &- b)
+            case .ior:  // ior
+                r.isp &-= 1
+                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp &- 1])
+                r.integers[r.isp &- 1] = Int64(a | b)
+            case .iand:  // iand
+                r.isp &-= 1
+                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp &- 1])
+                r.integers[r.isp &- 1] = Int64(a & b)
+            case .ixor:  // ixor
+                r.isp &-= 1
+                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp &- 1])
+                r.integers[r.isp &- 1] = Int64(a ^ b)
+            case .logOr:  // log_or
+                r.isp &-= 1
+                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp &- 1])
+                r.integers[r.isp &- 1] = Int64(a != 0 || b != 0 ? 1 : 0)
+            case .logAnd:  // log_and
+                r.isp &-= 1
+                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp &- 1])
+                r.integers[r.isp &- 1] = Int64(a != 0 && b != 0 ? 1 : 0)
+            case .logXor:  // log_xor
+                r.isp &-= 1
+                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp &- 1])
+                r.integers[r.isp &- 1] = Int64((a != 0) != (b != 0) ? 1 : 0)
+            case .ige:  // ige
+                r.isp &-= 1
+                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp &- 1])
+                r.integers[r.isp &- 1] = Int64(a >= b ? 1 : 0)
+            case .ile:  // ile
+                r.isp &-= 1
+                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp &- 1])
+                r.integers[r.isp &- 1] = Int64(a <= b ? 1 : 0)
+            case .igt:  // igt
+                r.isp &-= 1
+                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp &- 1])
+                r.integers[r.isp &- 1] = Int64(a > b ? 1 : 0)
+            case .ilt:  // ilt
+                r.isp &-= 1
+                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp &- 1])
+                r.integers[r.isp &- 1] = Int64(a < b ? 1 : 0)
+            case .idivul:  // idivul
+                if !Self.divide(&r, upperIsDividend: true, remainder: false) {
+                    r.pc &-= 1
                     if !fault("division by zero", thread: thread, &r) { running = false; break loop }
-                    continue loop
                 }
-                r.isp -= 1
-                let value = opcode == 0x46 || opcode == 0x47
-                    ? dividend.dividedReportingOverflow(by: divisor).partialValue
-                    : dividend.remainderReportingOverflow(dividingBy: divisor).partialValue
-                r.integers[r.isp - 1] = Int64(value)
-            case 0x4B: r.integers[r.isp - 1] = Int64(~Int32(truncatingIfNeeded: r.integers[r.isp - 1]))  // inot
-            case 0x4F: r.integers[r.isp - 1] = r.integers[r.isp - 1] == 0 ? 1 : 0  // log_not
-            // Superinstructions (Quickening.swift); each counts as two, so
-            // with one instruction of budget left only the first part runs
-            // (the second is still in the code, as itself).
-            case 0xF0:  // os_get A; o2i
+            case .idivlu:  // idivlu
+                if !Self.divide(&r, upperIsDividend: false, remainder: false) {
+                    r.pc &-= 1
+                    if !fault("division by zero", thread: thread, &r) { running = false; break loop }
+                }
+            case .iremul:  // iremul
+                if !Self.divide(&r, upperIsDividend: true, remainder: true) {
+                    r.pc &-= 1
+                    if !fault("division by zero", thread: thread, &r) { running = false; break loop }
+                }
+            case .iremlu:  // iremlu
+                if !Self.divide(&r, upperIsDividend: false, remainder: true) {
+                    r.pc &-= 1
+                    if !fault("division by zero", thread: thread, &r) { running = false; break loop }
+                }
+            case .inot: r.integers[r.isp &- 1] = Int64(~Int32(truncatingIfNeeded: r.integers[r.isp &- 1]))  // inot
+            case .logNot: r.integers[r.isp &- 1] = r.integers[r.isp &- 1] == 0 ? 1 : 0  // log_not
+            // Superinstructions (Quickening.swift); each counts as the
+            // instructions it stands for, so with too little budget left
+            // only the first part runs (the rest is still in the code, as
+            // itself).
+            case .osGetO2i:  // os_get A; o2i
                 let object = r.objects[u32(r.codeBytes, r.pc)]
                 if object & 1 == 1 && executed < budget {
                     r.integers[r.isp] = Int64(Self.unbox(ObjectRef(raw: object)))
-                    r.isp += 1
-                    r.pc += 5
-                    executed += 1
+                    r.isp &+= 1
+                    r.pc &+= 5
+                    executed &+= 1
                 } else {
                     // Only the os_get: the o2i runs next, as itself (and faults).
                     r.objects[r.osp] = object
-                    r.osp += 1
-                    r.pc += 4
+                    r.osp &+= 1
+                    r.pc &+= 4
                 }
-            case 0xF1:  // is_get A; is_get B
+            case .isGetIsGet:  // is_get A; is_get B
                 r.integers[r.isp] = r.integers[u32(r.codeBytes, r.pc)]
-                r.isp += 1
+                r.isp &+= 1
                 if executed < budget {
-                    r.integers[r.isp] = r.integers[u32(r.codeBytes, r.pc + 5)]
-                    r.isp += 1
-                    r.pc += 9
-                    executed += 1
+                    r.integers[r.isp] = r.integers[u32(r.codeBytes, r.pc &+ 5)]
+                    r.isp &+= 1
+                    r.pc &+= 9
+                    executed &+= 1
                 } else {
-                    r.pc += 4
+                    r.pc &+= 4
                 }
-            case 0xF2:  // isum; is_set A
-                r.isp -= 1
-                let sum = Int32(truncatingIfNeeded: r.integers[r.isp - 1]) &+ Int32(truncatingIfNeeded: r.integers[r.isp])
-                r.integers[r.isp - 1] = Int64(sum)
+            case .isumIsSet:  // isum; is_set A
+                r.isp &-= 1
+                let sum = Int32(truncatingIfNeeded: r.integers[r.isp &- 1]) &+ Int32(truncatingIfNeeded: r.integers[r.isp])
+                r.integers[r.isp &- 1] = Int64(sum)
                 if executed < budget {
-                    r.isp -= 1
-                    r.integers[u32(r.codeBytes, r.pc + 1)] = Int64(sum)
-                    r.pc += 5
-                    executed += 1
+                    r.isp &-= 1
+                    r.integers[u32(r.codeBytes, r.pc &+ 1)] = Int64(sum)
+                    r.pc &+= 5
+                    executed &+= 1
                 }
-            case 0xF3, 0xF4, 0xF5:  // iconst K; isublu / isum / ilt
+            case .iconstIsublu:  // iconst K; isublu
                 let k = Int32(truncatingIfNeeded: u32(r.codeBytes, r.pc))
                 if executed < budget {
-                    let a = Int32(truncatingIfNeeded: r.integers[r.isp - 1])
-                    r.integers[r.isp - 1] = opcode == 0xF3 ? Int64(a &- k) : opcode == 0xF4 ? Int64(a &+ k) : (a < k ? 1 : 0)
-                    r.pc += 5
-                    executed += 1
+                    let a = Int32(truncatingIfNeeded: r.integers[r.isp &- 1])
+                    r.integers[r.isp &- 1] = Int64(a &- k)
+                    r.pc &+= 5
+                    executed &+= 1
                 } else {
                     r.integers[r.isp] = Int64(k)
-                    r.isp += 1
-                    r.pc += 4
+                    r.isp &+= 1
+                    r.pc &+= 4
                 }
-            case 0xF6:  // i2o; summon_this
-                r.isp -= 1
+            case .iconstIsum:  // iconst K; isum
+                let k = Int32(truncatingIfNeeded: u32(r.codeBytes, r.pc))
+                if executed < budget {
+                    let a = Int32(truncatingIfNeeded: r.integers[r.isp &- 1])
+                    r.integers[r.isp &- 1] = Int64(a &+ k)
+                    r.pc &+= 5
+                    executed &+= 1
+                } else {
+                    r.integers[r.isp] = Int64(k)
+                    r.isp &+= 1
+                    r.pc &+= 4
+                }
+            case .iconstIlt:  // iconst K; ilt
+                let k = Int32(truncatingIfNeeded: u32(r.codeBytes, r.pc))
+                if executed < budget {
+                    let a = Int32(truncatingIfNeeded: r.integers[r.isp &- 1])
+                    r.integers[r.isp &- 1] = a < k ? 1 : 0
+                    r.pc &+= 5
+                    executed &+= 1
+                } else {
+                    r.integers[r.isp] = Int64(k)
+                    r.isp &+= 1
+                    r.pc &+= 4
+                }
+            case .iconstIltJz:  // iconst K; ilt; jz L: iconst (5 bytes), ilt (1), jz (5)
+                let k = Int32(truncatingIfNeeded: u32(r.codeBytes, r.pc))
+                if budget &- executed >= 2 {
+                    r.isp &-= 1
+                    let less = Int32(truncatingIfNeeded: r.integers[r.isp]) < k
+                    r.pc = less ? r.pc &+ 10 : u32(r.codeBytes, r.pc &+ 6)
+                    executed &+= 2
+                } else {
+                    r.integers[r.isp] = Int64(k)
+                    r.isp &+= 1
+                    r.pc &+= 4
+                }
+            case .i2oSummonThis:  // i2o; summon_this
+                r.isp &-= 1
                 r.objects[r.osp] = Self.box(Int32(truncatingIfNeeded: r.integers[r.isp])).raw
-                r.osp += 1
+                r.osp &+= 1
                 if executed < budget {
                     r.objects[r.osp] = r.this.raw
-                    r.osp += 1
-                    r.pc += 1
-                    executed += 1
+                    r.osp &+= 1
+                    r.pc &+= 1
+                    executed &+= 1
                 }
-            case 0x50:  // is_load: an integer field of this
+            case .isLoad8:  // is_load: an integer field of this
                 let value = memory.reference(r.this, Int(r.codeBytes[r.pc]))
-                r.pc += 1
+                r.pc &+= 1
                 r.integers[r.isp] = Self.isInt(value) ? Int64(Self.unbox(value)) : 0
-                r.isp += 1
-            case 0x51:  // is_save
-                r.isp -= 1
+                r.isp &+= 1
+            case .isSave8:  // is_save
+                r.isp &-= 1
                 memory.setReference(r.this, Int(r.codeBytes[r.pc]), Self.box(Int32(truncatingIfNeeded: r.integers[r.isp])))
-                r.pc += 1
-            case 0x58, 0x59:  // os_eq, os_neq
-                r.osp -= 2
-                let equal = r.objects[r.osp] == r.objects[r.osp + 1]
-                r.integers[r.isp] = (equal == (opcode == 0x58)) ? 1 : 0
-                r.isp += 1
-            case 0x5A:  // os_isnull
-                r.osp -= 1
+                r.pc &+= 1
+            case .osEq:  // os_eq
+                r.osp &-= 2
+                r.integers[r.isp] = r.objects[r.osp] == r.objects[r.osp &+ 1] ? 1 : 0
+                r.isp &+= 1
+            case .osNeq:  // os_neq
+                r.osp &-= 2
+                r.integers[r.isp] = r.objects[r.osp] != r.objects[r.osp &+ 1] ? 1 : 0
+                r.isp &+= 1
+            case .osIsNull:  // os_isnull
+                r.osp &-= 1
                 r.integers[r.isp] = r.objects[r.osp] == 0 ? 1 : 0
-                r.isp += 1
-            case 0x5C, 0x5D, 0x5E:  // prefix_long, prefix_float, prefix_double + the instruction
-                let type: NumericType = opcode == 0x5C ? .long : opcode == 0x5D ? .float : .double
-                let next = r.codeBytes[r.pc]
-                r.pc += 1
-                if let problem = executePrefixed(type, next, &r) {
-                    r.pc -= 2
-                    if !fault(problem, thread: thread, &r) { running = false; break loop }
-                }
-            case 0x64, 0x65:  // ieq, ineq (int)
-                r.isp -= 1
-                let equal = Int32(truncatingIfNeeded: r.integers[r.isp]) == Int32(truncatingIfNeeded: r.integers[r.isp - 1])
-                r.integers[r.isp - 1] = equal == (opcode == 0x64) ? 1 : 0
-            case 0x74, 0x75, 0x76, 0x77:  // fromi, froml, fromf, fromd: to int
-                let from: NumericType? = opcode == 0x74 ? nil : opcode == 0x75 ? .long : opcode == 0x76 ? .float : .double
-                r.integers[r.isp - 1] = Self.convert(r.integers[r.isp - 1], from: from, to: nil)
-            case 0x62:  // general_lock
-                let mutex = ObjectRef(raw: r.objects[r.osp - 1])
+                r.isp &+= 1
+            case .prefixLong: if !prefixed(.long, thread: thread, &r) { running = false; break loop }  // prefix_long + the instruction
+            case .prefixFloat: if !prefixed(.float, thread: thread, &r) { running = false; break loop }  // prefix_float + the instruction
+            case .prefixDouble: if !prefixed(.double, thread: thread, &r) { running = false; break loop }  // prefix_double + the instruction
+            case .ieq:  // ieq (int)
+                r.isp &-= 1
+                r.integers[r.isp &- 1] = Int32(truncatingIfNeeded: r.integers[r.isp]) == Int32(truncatingIfNeeded: r.integers[r.isp &- 1]) ? 1 : 0
+            case .ineq:  // ineq (int)
+                r.isp &-= 1
+                r.integers[r.isp &- 1] = Int32(truncatingIfNeeded: r.integers[r.isp]) != Int32(truncatingIfNeeded: r.integers[r.isp &- 1]) ? 1 : 0
+            case .fromi: r.integers[r.isp &- 1] = Self.convert(r.integers[r.isp &- 1], from: nil, to: nil)  // fromi: to int
+            case .froml: r.integers[r.isp &- 1] = Self.convert(r.integers[r.isp &- 1], from: .long, to: nil)  // froml: to int
+            case .fromf: r.integers[r.isp &- 1] = Self.convert(r.integers[r.isp &- 1], from: .float, to: nil)  // fromf: to int
+            case .fromd: r.integers[r.isp &- 1] = Self.convert(r.integers[r.isp &- 1], from: .double, to: nil)  // fromd: to int
+            case .generalLock:  // general_lock
+                let mutex = ObjectRef(raw: r.objects[r.osp &- 1])
                 guard isMutex(mutex) else {
-                    r.pc -= 1
+                    r.pc &-= 1
                     if !fault("general_lock: \(describe(mutex)) is not a mutex", thread: thread, &r) { running = false; break loop }
                     continue loop
                 }
                 let owner = mutexOwner(mutex)
                 if owner.isNull {
                     memory.setReference(mutex, 0, thread)
-                    r.osp -= 1
+                    r.osp &-= 1
                 } else if owner == thread {
-                    r.pc -= 1
+                    r.pc &-= 1
                     if !fault("general_lock: this thread already holds the mutex", thread: thread, &r) { running = false; break loop }
                 } else {
                     // Block; the lock instruction runs again when the mutex is free.
-                    r.pc -= 1
-                    executed -= 1
+                    r.pc &-= 1
+                    executed &-= 1
                     save(r)
                     memory.setWord(thread, at: 0, ThreadState.blocked.rawValue)
                     memory.setReference(thread, 2, mutex)
                     running = false
                     break loop
                 }
-            case 0x63:  // general_unlock
-                let mutex = ObjectRef(raw: r.objects[r.osp - 1])
+            case .generalUnlock:  // general_unlock
+                let mutex = ObjectRef(raw: r.objects[r.osp &- 1])
                 guard isMutex(mutex), memory.reference(mutex, 0) == thread else {
-                    r.pc -= 1
+                    r.pc &-= 1
                     if !fault("general_unlock: \(describe(mutex)) is not a mutex this thread holds", thread: thread, &r) { running = false; break loop }
                     continue loop
                 }
                 memory.setReference(mutex, 0, .null)
-                r.osp -= 1
-            case 0x70, 0x71, 0x72:  // ishl, ishr, ushr: the value on top, the count below
-                r.isp -= 1
+                r.osp &-= 1
+            case .ishl:  // ishl: the value on top, the count below
+                r.isp &-= 1
                 let value = Int32(truncatingIfNeeded: r.integers[r.isp])
-                let count = Int32(truncatingIfNeeded: r.integers[r.isp - 1]) & 31
-                let result: Int32
-                switch opcode {
-                case 0x70: result = value << count
-                case 0x71: result = value >> count
-                default: result = Int32(bitPattern: UInt32(bitPattern: value) >> UInt32(count))
-                }
-                r.integers[r.isp - 1] = Int64(result)
+                let count = Int32(truncatingIfNeeded: r.integers[r.isp &- 1]) & 31
+                r.integers[r.isp &- 1] = Int64(value << count)
+            case .ishr:  // ishr: the value on top, the count below
+                r.isp &-= 1
+                let value = Int32(truncatingIfNeeded: r.integers[r.isp])
+                let count = Int32(truncatingIfNeeded: r.integers[r.isp &- 1]) & 31
+                r.integers[r.isp &- 1] = Int64(value >> count)
+            case .ushr:  // ushr: the value on top, the count below
+                r.isp &-= 1
+                let value = Int32(truncatingIfNeeded: r.integers[r.isp])
+                let count = Int32(truncatingIfNeeded: r.integers[r.isp &- 1]) & 31
+                r.integers[r.isp &- 1] = Int64(Int32(bitPattern: UInt32(bitPattern: value) >> UInt32(count)))
             default:
-                r.pc -= 1
+                r.pc &-= 1
                 if !fault("bad opcode 0x\(String(opcode, radix: 16)) at \(r.pc)", thread: thread, &r) { running = false; break loop }
             }
         }
@@ -751,6 +859,53 @@ extension VirtualMachine {
         memory.setReference(thread, 0, r.frame)
         memory.setWord(thread, at: 8, memory.word(thread, at: 8) &+ UInt64(executed))
         return executed
+    }
+
+    /// sconst (a new string) or summon_by_name (a class) with the inline
+    /// length-prefixed bytes at `r.pc`; nil, or the fault's message.
+    @inline(never)
+    func inlineConstant(string: Bool, _ r: inout Registers) -> String? {
+        let length = Int(Int32(bitPattern: UInt32(bigEndian: UnsafeRawPointer(r.codeBytes + r.pc).loadUnaligned(as: UInt32.self))))
+        let bytes = Array(UnsafeBufferPointer(start: r.codeBytes + (r.pc &+ 4), count: length))
+        let value: ObjectRef
+        if string {
+            save(r)
+            guard let text = try? newString(bytes: bytes) else { return "out of memory" }
+            value = text
+        } else {
+            let name = String(decoding: bytes, as: UTF8.self)
+            guard let cls = classesByName[name] else { return "no class named \(name)" }
+            value = cls
+        }
+        r.objects[r.osp] = value.raw
+        r.osp &+= 1
+        r.pc &+= 4 &+ length
+        return nil
+    }
+
+    /// idivul/idivlu/iremul/iremlu; false (nothing changed) on a zero divisor.
+    @inline(__always)
+    static func divide(_ r: inout Registers, upperIsDividend: Bool, remainder: Bool) -> Bool {
+        let upper = Int32(truncatingIfNeeded: r.integers[r.isp &- 1])
+        let lower = Int32(truncatingIfNeeded: r.integers[r.isp &- 2])
+        let (dividend, divisor) = upperIsDividend ? (upper, lower) : (lower, upper)
+        if divisor == 0 { return false }
+        r.isp &-= 1
+        let value = remainder
+            ? dividend.remainderReportingOverflow(dividingBy: divisor).partialValue
+            : dividend.dividedReportingOverflow(by: divisor).partialValue
+        r.integers[r.isp &- 1] = Int64(value)
+        return true
+    }
+
+    /// A type prefix and the instruction after it; false if the thread ended.
+    @inline(never)
+    func prefixed(_ type: NumericType, thread: ObjectRef, _ r: inout Registers) -> Bool {
+        let next = r.codeBytes[r.pc]
+        r.pc &+= 1
+        guard let problem = executePrefixed(type, next, &r) else { return true }
+        r.pc &-= 2
+        return fault(problem, thread: thread, &r)
     }
 
     /// The code of a method by ordinal in a user class or its parents.

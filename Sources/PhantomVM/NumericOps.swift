@@ -111,60 +111,60 @@ extension VirtualMachine {
     @inline(never)
     func executePrefixed(_ type: NumericType, _ opcode: UInt8, _ r: inout Registers) -> String? {
         switch opcode {
-        case 0x10: r.integers[r.isp] = r.integers[r.isp - 1]; r.isp += 1  // is_dup
-        case 0x11: r.isp -= 1  // is_drop
+        case 0x10: r.integers[r.isp] = r.integers[r.isp &- 1]; r.isp &+= 1  // is_dup
+        case 0x11: r.isp &-= 1  // is_drop
         case 0x26, 0x27:  // is_get, is_set
             let index = Int(Int32(bitPattern: UInt32(bigEndian: UnsafeRawPointer(r.codeBytes + r.pc).loadUnaligned(as: UInt32.self))))
-            r.pc += 4
+            r.pc &+= 4
             if opcode == 0x26 {
                 r.integers[r.isp] = r.integers[index]
-                r.isp += 1
+                r.isp &+= 1
             } else {
-                r.isp -= 1
+                r.isp &-= 1
                 r.integers[index] = r.integers[r.isp]
             }
         case 0x23:  // prefix_float iconst: the raw 32 bits
             let bits = UInt32(bigEndian: UnsafeRawPointer(r.codeBytes + r.pc).loadUnaligned(as: UInt32.self))
-            r.pc += 4
+            r.pc &+= 4
             r.integers[r.isp] = Int64(bits)
-            r.isp += 1
+            r.isp &+= 1
         case 0x25:  // prefix_long/prefix_double iconst_64: the raw 64 bits
             let bits = UInt64(bigEndian: UnsafeRawPointer(r.codeBytes + r.pc).loadUnaligned(as: UInt64.self))
-            r.pc += 8
+            r.pc &+= 8
             r.integers[r.isp] = Int64(bitPattern: bits)
-            r.isp += 1
+            r.isp &+= 1
         case 0x40:  // i2o: box
             save(r)
-            guard let object = try? box(r.integers[r.isp - 1], as: type) else { return "out of memory" }
-            r.isp -= 1
+            guard let object = try? box(r.integers[r.isp &- 1], as: type) else { return "out of memory" }
+            r.isp &-= 1
             r.objects[r.osp] = object.raw
-            r.osp += 1
+            r.osp &+= 1
         case 0x41:  // o2i: unbox
-            let object = ObjectRef(raw: r.objects[r.osp - 1])
+            let object = ObjectRef(raw: r.objects[r.osp &- 1])
             guard numericType(of: object) == type else {
                 return "o2i: \(describe(object)) is not a \(type)"
             }
-            r.osp -= 1
+            r.osp &-= 1
             r.integers[r.isp] = Int64(bitPattern: memory.word(object, at: 0))
-            r.isp += 1
+            r.isp &+= 1
         case 0x74, 0x75, 0x76, 0x77:  // fromi, froml, fromf, fromd
             let from: NumericType? = opcode == 0x74 ? nil : opcode == 0x75 ? .long : opcode == 0x76 ? .float : .double
-            r.integers[r.isp - 1] = Self.convert(r.integers[r.isp - 1], from: from, to: type)
+            r.integers[r.isp &- 1] = Self.convert(r.integers[r.isp &- 1], from: from, to: type)
         case 0x4B:  // inot (long)
-            r.integers[r.isp - 1] = ~r.integers[r.isp - 1]
+            r.integers[r.isp &- 1] = ~r.integers[r.isp &- 1]
         case 0x70, 0x71, 0x72:  // shifts (long): the value on top, the int count below
-            let value = r.integers[r.isp - 1]
-            let count = r.integers[r.isp - 2] & 63
-            r.isp -= 1
+            let value = r.integers[r.isp &- 1]
+            let count = r.integers[r.isp &- 2] & 63
+            r.isp &-= 1
             switch opcode {
-            case 0x70: r.integers[r.isp - 1] = value << count
-            case 0x71: r.integers[r.isp - 1] = value >> count
-            default: r.integers[r.isp - 1] = Int64(bitPattern: UInt64(bitPattern: value) >> UInt64(count))
+            case 0x70: r.integers[r.isp &- 1] = value << count
+            case 0x71: r.integers[r.isp &- 1] = value >> count
+            default: r.integers[r.isp &- 1] = Int64(bitPattern: UInt64(bitPattern: value) >> UInt64(count))
             }
         default:
             // Binary operations: b on top, a below; the result replaces a.
-            let b = r.integers[r.isp - 1]
-            let a = r.integers[r.isp - 2]
+            let b = r.integers[r.isp &- 1]
+            let a = r.integers[r.isp &- 2]
             let result: Int64
             switch type {
             case .long:
@@ -175,8 +175,8 @@ extension VirtualMachine {
             case .double:
                 result = Self.floatingOperation(opcode, Self.double(a), Self.double(b), isFloat: false)
             }
-            r.isp -= 1
-            r.integers[r.isp - 1] = result
+            r.isp &-= 1
+            r.integers[r.isp &- 1] = result
         }
         return nil
     }

@@ -1,6 +1,7 @@
 // Superinstructions, chosen when a method is installed: a pair of common
 // instructions is fused by replacing the first opcode byte with an internal
-// opcode (0xF0-0xF6) that does both; the second instruction's bytes stay
+// opcode (0x78-0x7E, right after the last class-file opcode, so that the
+// interpreter's switch stays one dense jump table) that does both; the second instruction's bytes stay
 // where they were. Code offsets therefore do not change: jump targets, the
 // line table, saved program counters and stack traces keep meaning what the
 // class file says. A pair is fused only if no jump or catcher lands on its
@@ -8,18 +9,22 @@
 //
 // | fused | pair | falls back to |
 // |---|---|---|
-// | 0xF0 | os_get A; o2i | os_get only (the o2i then runs, and faults, as itself) |
-// | 0xF1 | is_get A; is_get B | — |
-// | 0xF2 | isum; is_set A | — |
-// | 0xF3 | iconst K; isublu | — |
-// | 0xF4 | iconst K; isum | — |
-// | 0xF5 | iconst K; ilt | — |
-// | 0xF6 | i2o; summon_this | — |
+// | 0x78 | os_get A; o2i | os_get only (the o2i then runs, and faults, as itself) |
+// | 0x79 | is_get A; is_get B | — |
+// | 0x7A | isum; is_set A | — |
+// | 0x7B | iconst K; isublu | — |
+// | 0x7C | iconst K; isum | — |
+// | 0x7D | iconst K; ilt | — |
+// | 0x7E | i2o; summon_this | — |
+// | 0x7F | iconst K; ilt; jz L (counts as three) | iconst only (with less than three instructions of budget left) |
 //
 // The fused opcodes are never in class files (the verifier rejects them);
 // they exist only in installed code objects.
 
 extension VirtualMachine {
+    /// The internal opcodes of fused pairs.
+    public static let fusedOpcodes: ClosedRange<UInt8> = 0x78...0x7F
+
     /// The installed form of verified code: the same bytes with fusable
     /// pairs' first opcodes replaced.
     static func quicken(_ code: [UInt8]) -> [UInt8] {
@@ -40,16 +45,22 @@ extension VirtualMachine {
         while index + 1 < starts.count {
             let first = starts[index], second = starts[index + 1]
             guard !targets.contains(second) else { index += 1; continue }
+            if index + 2 < starts.count, !targets.contains(starts[index + 2]),
+               (code[first], code[second], code[starts[index + 2]]) == (0x23, 0x55, 0x05) {
+                quick[first] = Dispatch.iconstIltJz.rawValue
+                index += 3
+                continue
+            }
             let pair = (code[first], code[second])
             var fused: UInt8? = nil
             switch pair {
-            case (0x1E, 0x41): fused = 0xF0
-            case (0x26, 0x26): fused = 0xF1
-            case (0x42, 0x27): fused = 0xF2
-            case (0x23, 0x45): fused = 0xF3
-            case (0x23, 0x42): fused = 0xF4
-            case (0x23, 0x55): fused = 0xF5
-            case (0x40, 0x31): fused = 0xF6
+            case (0x1E, 0x41): fused = Dispatch.osGetO2i.rawValue
+            case (0x26, 0x26): fused = Dispatch.isGetIsGet.rawValue
+            case (0x42, 0x27): fused = Dispatch.isumIsSet.rawValue
+            case (0x23, 0x45): fused = Dispatch.iconstIsublu.rawValue
+            case (0x23, 0x42): fused = Dispatch.iconstIsum.rawValue
+            case (0x23, 0x55): fused = Dispatch.iconstIlt.rawValue
+            case (0x40, 0x31): fused = Dispatch.i2oSummonThis.rawValue
             default: break
             }
             if let fused {

@@ -114,6 +114,10 @@ public final class VirtualMachine {
     /// depth or deeper has been marked dirty in the current epoch (which
     /// cannot change within a slice), so returning to it needs no barrier.
     var markedDepth: UInt32 = 0
+    /// During a slice: the frames of the running thread's chain from
+    /// `markedDepth` down to this depth (callee frames included: the spare
+    /// chain) have been marked dirty, so calling into them needs no barrier.
+    var markedHigh: UInt32 = 0
     /// The thread whose slice is running (null between slices).
     var currentThread = ObjectRef.null
     /// System time (see Scheduler.swift): the image's at boot, and the
@@ -123,7 +127,7 @@ public final class VirtualMachine {
 
     static let worldSlots = 20
     /// Version of the world's layout (the world's first plain word).
-    static let worldVersion: UInt64 = 3
+    static let worldVersion: UInt64 = 4
     /// The kernel state object's shape (world slot 19): word 0 is the boot count.
     static let kernelStateReferences = 8
     static let kernelStateBytes = 64

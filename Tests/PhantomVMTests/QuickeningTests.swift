@@ -6,7 +6,8 @@ import Testing
 /// slices of any size (a slice may end between the two halves).
 @Suite struct QuickeningTests {
     /// Uses every fused pair: os_get+o2i, is_get+is_get, isum+is_set,
-    /// iconst+isublu, iconst+isum, iconst+ilt, i2o+summon_this.
+    /// iconst+isublu, iconst+isum, iconst+ilt, i2o+summon_this, and the
+    /// triple iconst+ilt+jz.
     static let program = """
         class q
         method run 1
@@ -43,6 +44,11 @@ import Testing
             os_get 0
             o2i
             isum
+            os_get 0
+            o2i
+            iconst 1000
+            ilt
+            isum
             i2o
             ret
         end
@@ -53,14 +59,39 @@ import Testing
         let run = try #require(file.methods.first { $0.name == "run" })
         let quick = VirtualMachine.quicken(run.code)
         #expect(quick.count == run.code.count)
-        let fused = quick.enumerated().filter { $0.element >= 0xF0 }.map(\.offset)
+        let fused = quick.indices.filter { quick[$0] != run.code[$0] }
         #expect(!fused.isEmpty)
+        // Only opcode bytes change, and only to fused opcodes.
+        for offset in fused { #expect(VirtualMachine.fusedOpcodes.contains(quick[offset])) }
         // "loop:" is the target of jz: the is_get at that offset is the first
         // of a fused pair (allowed), never the second.
         let loopTarget = 3 + 5 + 5  // stack_reserve, iconst, is_set
-        #expect(quick[loopTarget] == 0xF1)
-        // Every byte that is not a fused opcode is unchanged.
-        for (offset, byte) in quick.enumerated() where byte < 0xF0 { #expect(byte == run.code[offset]) }
+        #expect(quick[loopTarget] == Dispatch.isGetIsGet.rawValue)
+        // The loop's condition is the fused triple; its ilt and jz stay as they were.
+        // is_get, is_get (5 + 5), isum, is_set (1 + 5), is_get (5), iconst, isublu (5 + 1), is_dup (1), is_set (5)
+        let condition = loopTarget + 33
+        #expect(quick[condition] == Dispatch.iconstIltJz.rawValue)
+        #expect(quick[condition + 5] == Opcode.ilt.rawValue && quick[condition + 6] == Opcode.jz.rawValue)
+        // Every fused opcode is used somewhere in the class.
+        let twice = try #require(file.methods.first { $0.name == "twice" })
+        let used = Set(quick + VirtualMachine.quicken(twice.code)).intersection(VirtualMachine.fusedOpcodes)
+        #expect(used == Set(VirtualMachine.fusedOpcodes))
+    }
+
+    /// The interpreter switches over `Dispatch`, a bit cast of the opcode
+    /// byte: its case for each byte must be the opcode of that number.
+    @Test func dispatchCasesAreTheOpcodesOfTheirBytes() {
+        #expect(MemoryLayout<Dispatch>.size == 1)
+        for byte in 0...255 {
+            let dispatch = Dispatch(byte: UInt8(byte))
+            #expect(dispatch.rawValue == UInt8(byte))
+            if let opcode = Opcode(rawValue: UInt8(byte)) {
+                #expect("\(dispatch)" == "\(opcode)", "byte \(byte)")
+            } else {
+                let fused = VirtualMachine.fusedOpcodes.contains(UInt8(byte))
+                #expect("\(dispatch)".hasPrefix("x") != fused, "byte \(byte): \(dispatch)")
+            }
+        }
     }
 
     @Test(arguments: [1, 2, 3, 5, 7, 1000])
