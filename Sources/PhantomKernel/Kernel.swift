@@ -115,6 +115,7 @@ public final class Kernel: @unchecked Sendable {
     }
 
     deinit {
+        snapshotWriter?.stop()
         connections.stop()
     }
 
@@ -162,10 +163,17 @@ public final class Kernel: @unchecked Sendable {
 
     // MARK: - Running
 
-    private let writer = DispatchQueue(label: "phantom.snapshot-writer")
-    private let writerGroup = DispatchGroup()
-    private var writeFailure: (any Error)? = nil
-    private let failureLock = NSLock()
+    /// The writer thread, started with the first background snapshot.
+    private var snapshotWriter: SnapshotWriter? = nil
+    /// Shared with the writer thread (which must not hold the kernel).
+    private final class WriterState: @unchecked Sendable {
+        let lock = NSLock()
+        var failure: (any Error)? = nil
+        /// The mutator's pause for the snapshot being written, ns.
+        var pause: UInt64 = 0
+    }
+    private let writerState = WriterState()
+    private var writeFailure: (any Error)? { writerState.lock.withLock { writerState.failure } }
 
     /// Runs the threads until `shouldStop` says so (checked at least every
     /// 20 ms), taking a snapshot every `snapshotInterval`, then takes a final
@@ -186,7 +194,7 @@ public final class Kernel: @unchecked Sendable {
             let now = HostClock.monotonicNanos()
             let until = min(nextSnapshot, now &+ 20_000_000)
             vm.run(budget: .max, slice: 10_000, until: until)
-            if let failure = failureLock.withLock({ writeFailure }) { throw KernelError("snapshot failed: \(failure)") }
+            if let failure = writeFailure { throw KernelError("snapshot failed: \(failure)") }
             if HostClock.monotonicNanos() >= nextSnapshot {
                 beginBackgroundSnapshot()
                 nextSnapshot = HostClock.monotonicNanos() &+ interval
@@ -219,27 +227,34 @@ public final class Kernel: @unchecked Sendable {
         let started = HostClock.monotonicNanos()
         vm.prepareForSnapshot()
         guard let ticket = space.beginSnapshot() else { return }
-        let pause = HostClock.monotonicNanos() - started
         onSnapshotBegin?()
-        let space = self.space
+        let writer = snapshotWriter ?? startWriter()
+        let pause = HostClock.monotonicNanos() - started
+        writerState.lock.withLock { writerState.pause = pause }
+        writer.write(ticket)
+    }
+
+    private func startWriter() -> SnapshotWriter {
         let log = options.snapshotLog
-        writer.async(group: writerGroup) { [self] in
-            let writeStart = HostClock.monotonicNanos()
-            do {
-                let info = try space.writeSnapshot(ticket)
+        let state = writerState
+        let writer = SnapshotWriter(space: space) { report in
+            switch report.result {
+            case let .success(info):
                 log?(SnapshotReport(id: info.id, pages: Int(info.pagesWritten), bytes: info.bytesWritten,
-                                    pauseNanos: pause, writeNanos: HostClock.monotonicNanos() - writeStart))
-            } catch {
-                failureLock.withLock { writeFailure = error }
+                                    pauseNanos: state.lock.withLock { state.pause }, writeNanos: report.writeNanos))
+            case let .failure(error):
+                state.lock.withLock { state.failure = error }
             }
         }
+        snapshotWriter = writer
+        return writer
     }
 
     /// Waits for a background snapshot, then takes one synchronously.
     public func finalSnapshot() throws {
         guard !options.readOnly else { return }
-        writerGroup.wait()
-        if let failure = failureLock.withLock({ writeFailure }) { throw KernelError("snapshot failed: \(failure)") }
+        snapshotWriter?.waitUntilIdle()
+        if let failure = writeFailure { throw KernelError("snapshot failed: \(failure)") }
         let started = HostClock.monotonicNanos()
         vm.prepareForSnapshot()
         onSnapshotBegin?()

@@ -54,6 +54,8 @@ public final class PersistentSpace: @unchecked Sendable {
     private let pendingEpochCell: UnsafeMutablePointer<UInt32>
     private var sideLock = pthread_mutex_t()
     private var sideCopies: [(page: UInt64, bytes: UnsafeMutableRawPointer)] = []
+    /// Buffers for the copies of pages (PageBufferPool.swift).
+    let copies = PageBufferPool()
 
     /// Maps a space of `capacity` bytes over `store` and loads every page
     /// of the store's newest snapshot into it.
@@ -100,7 +102,6 @@ public final class PersistentSpace: @unchecked Sendable {
         munmap(UnsafeMutableRawPointer(states), Self.stateBytes(capacityPages))
         usedPagesCell.deallocate()
         pendingEpochCell.deallocate()
-        for copy in sideCopies { copy.bytes.deallocate() }
         pthread_mutex_destroy(&sideLock)
     }
 
@@ -152,7 +153,7 @@ public final class PersistentSpace: @unchecked Sendable {
                 // Dirty in an ended epoch: it belongs to the snapshot being
                 // written. Copy it aside before the mutator changes it.
                 if phantom_atomic_cas_u32(states + page, state, owner << 2 | 2) {
-                    let copy = UnsafeMutableRawPointer.allocate(byteCount: 4096, alignment: 4096)
+                    let copy = copies.take()
                     copy.copyMemory(from: base + page << 12, byteCount: 4096)
                     pthread_mutex_lock(&sideLock)
                     sideCopies.append((UInt64(page), copy))
@@ -197,7 +198,7 @@ public final class PersistentSpace: @unchecked Sendable {
         let owner = ticket.epoch
         var pages: [(page: UInt64, bytes: UnsafeMutableRawPointer)] = []
         defer {
-            for copy in pages { copy.bytes.deallocate() }
+            copies.give(pages.map(\.bytes))
             finish()
         }
         let used = usedPages
@@ -206,7 +207,7 @@ public final class PersistentSpace: @unchecked Sendable {
                 let state = phantom_atomic_load_u32(states + page)
                 if state == owner << 2 | 1 {
                     guard phantom_atomic_cas_u32(states + page, state, owner << 2 | 2) else { continue }
-                    let copy = UnsafeMutableRawPointer.allocate(byteCount: 4096, alignment: 4096)
+                    let copy = copies.take()
                     copy.copyMemory(from: base + page << 12, byteCount: 4096)
                     phantom_atomic_store_u32(states + page, owner << 2)
                     pages.append((UInt64(page), copy))

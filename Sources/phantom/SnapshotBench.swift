@@ -1,6 +1,6 @@
 // `phantom bench snapshot`: the pause a snapshot costs a running mutator, for
 // heaps of 10, 100 and 1024 MiB of live objects, and the mutator's slowdown
-// with snapshots vs. none, measured in the same run.
+// with snapshots vs. none, measured in the same run (alternately).
 
 import ArgumentParser
 import CPhantomSupport
@@ -15,18 +15,27 @@ struct SnapshotBench: ParsableCommand {
         commandName: "snapshot",
         abstract: "Measure snapshot pauses and mutator slowdown with live heaps of several sizes.",
         discussion: """
-            A mutator updates random objects of a live heap and allocates new ones,
-            checking for a snapshot request every 64 updates (as the VM does between
-            instructions). A daemon requests a snapshot every --interval; the pause is
-            the time the mutator is stopped for it. The mutator's update rate with
-            snapshots is compared with a run of the same length without.
+            Each heap is a tree of 48-byte objects (64 bytes allocated). A mutator updates
+            random objects of a working set (--working-set MiB of the heap; the rest
+            is live but cold) and replaces one object in 256 with a new one, checking
+            for a snapshot request every 64 updates (as the VM does between
+            instructions). A daemon requests a snapshot every --interval until
+            --snapshots pauses are measured; the pause is the time the mutator is
+            stopped for one. Then the mutator runs --seconds without snapshots and
+            --seconds with one every --slowdown-interval, alternately (twice each),
+            for the slowdown. --uniform makes the whole heap the working set: every
+            page of a large heap is then dirty in every snapshot, and the snapshot
+            writer competes with the mutator for the cores and memory.
             """)
 
     @Flag(help: "Print JSON for tools.") var json = false
     @Option(help: "Directory for the images (its disk is what is measured).") var dir: String = "."
     @Option(help: "Heap sizes in MiB, comma-separated.") var heaps: String = "10,100,1024"
-    @Option(help: "Seconds the mutator runs for each measurement.") var seconds: Double = 3
-    @Option(help: "Time between snapshot requests, ms.") var interval: Int = 100
+    @Option(help: "Working set the mutator updates, MiB (at most the heap).") var workingSet: Int = 10
+    @Flag(help: "Update random objects of the whole heap (the worst case for the writer).") var uniform = false
+    @Option(help: "Pauses to measure for each heap.") var snapshots: Int = 200
+    @Option(help: "Seconds of each slowdown run (two with snapshots, two without).") var seconds: Double = 3
+    @Option(help: "Time between snapshot requests for the pauses, ms.") var interval: Int = 100
     @Option(help: "Time between snapshots for the slowdown figure, ms.") var slowdownInterval: Int = 1000
 
     func validate() throws {
@@ -34,6 +43,8 @@ struct SnapshotBench: ParsableCommand {
             throw ValidationError("--heaps takes sizes in MiB between 1 and 8192, e.g. 10,100,1024")
         }
         guard seconds > 0, interval >= 10, slowdownInterval >= 10 else { throw ValidationError("--seconds must be positive and intervals at least 10 ms") }
+        guard snapshots >= 1 else { throw ValidationError("--snapshots must be at least 1") }
+        guard workingSet >= 1 else { throw ValidationError("--working-set must be at least 1 MiB") }
     }
 
     func run() throws {
@@ -45,7 +56,7 @@ struct SnapshotBench: ParsableCommand {
                 let row = try measure(heapMiB: mib, work: work)
                 results.heaps.append(row)
                 if !json {
-                    printNow("heap \(mib) MiB: pause p50 \(fmt(row.pauseP50Milliseconds)) ms, p99 \(fmt(row.pauseP99Milliseconds)) ms over \(row.snapshots) snapshots; mutator slowdown \(fmt(row.slowdownPercent))% with a snapshot every \(slowdownInterval) ms")
+                    printNow("heap \(mib) MiB (working set \(row.workingSetMiB) MiB): pause p50 \(fmt(row.pauseP50Milliseconds)) ms, p99 \(fmt(row.pauseP99Milliseconds)) ms, max \(fmt(row.pauseMaxMilliseconds)) ms over \(row.snapshots) snapshots; mutator slowdown \(fmt(row.slowdownPercent))% with a snapshot every \(slowdownInterval) ms")
                 }
             }
             if json { try printJSON(results) }
@@ -77,18 +88,38 @@ struct SnapshotBench: ParsableCommand {
             }
         }
         try space.takeSnapshot()
+        let working = uniform ? leafCount : min(leafCount, Int((UInt64(workingSet) << 20) / 64))
 
-        let withSnapshots = try runMutator(memory: memory, space: space, buckets: buckets, bucketSize: bucketSize,
-                                           leafCount: leafCount, intervalMs: interval)
-        let baseline = try runMutator(memory: memory, space: space, buckets: buckets, bucketSize: bucketSize,
-                                      leafCount: leafCount, intervalMs: nil)
-        let everySecond = try runMutator(memory: memory, space: space, buckets: buckets, bucketSize: bucketSize,
-                                         leafCount: leafCount, intervalMs: slowdownInterval)
-        let pauses = withSnapshots.pauses.map { Double($0) / 1e6 }
-        return .init(heapMiB: heapMiB, pauseP50Milliseconds: percentile(pauses, 0.5), pauseP99Milliseconds: percentile(pauses, 0.99),
+        let failures = WriterFailures()
+        let writer = SnapshotWriter(space: space) { report in
+            if case let .failure(error) = report.result { failures.lock.withLock { failures.error = error } }
+        }
+        defer { writer.stop() }
+        let mutator = Mutator(memory: memory, space: space, writer: writer, bucketSize: bucketSize, leaves: working)
+        let paused = try mutator.run(intervalMs: interval, snapshots: snapshots, seconds: nil)
+        // The slowdown: without and with snapshots, alternately.
+        var baseline: [Double] = []
+        var everySecond: [Double] = []
+        for _ in 0..<2 {
+            baseline.append(try mutator.run(intervalMs: nil, snapshots: nil, seconds: seconds).rate)
+            everySecond.append(try mutator.run(intervalMs: slowdownInterval, snapshots: nil, seconds: seconds).rate)
+        }
+        writer.waitUntilIdle()
+        if let error = failures.lock.withLock({ failures.error }) { throw error }
+        let pauses = paused.pauses.map { Double($0) / 1e6 }
+        let baseRate = baseline.reduce(0, +) / Double(baseline.count)
+        let snapshotRate = everySecond.reduce(0, +) / Double(everySecond.count)
+        return .init(heapMiB: heapMiB, workingSetMiB: Int((UInt64(working) * 64) >> 20),
+                     pauseP50Milliseconds: percentile(pauses, 0.5), pauseP99Milliseconds: percentile(pauses, 0.99),
                      pauseMaxMilliseconds: pauses.max() ?? 0, snapshots: pauses.count,
-                     updatesPerSecondBaseline: baseline.rate, updatesPerSecondWithSnapshots: everySecond.rate,
-                     slowdownPercent: max(0, (1 - everySecond.rate / baseline.rate) * 100))
+                     updatesPerSecondBaseline: baseRate, updatesPerSecondWithSnapshots: snapshotRate,
+                     slowdownPercent: max(0, (1 - snapshotRate / baseRate) * 100))
+    }
+
+    /// A snapshot write's failure, reported on the writer thread.
+    final class WriterFailures: @unchecked Sendable {
+        let lock = NSLock()
+        var error: (any Error)? = nil
     }
 
     struct MutatorRun {
@@ -96,75 +127,78 @@ struct SnapshotBench: ParsableCommand {
         var rate: Double = 0
     }
 
-    /// Runs the mutator for `seconds`; with an interval, a daemon requests
-    /// snapshots and a writer thread writes them.
-    func runMutator(memory: ObjectMemory, space: PersistentSpace, buckets: Int, bucketSize: Int,
-                    leafCount: Int, intervalMs: Int?) throws -> MutatorRun {
-        let request = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
-        request.initialize(to: 0)
-        let stop = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
-        stop.initialize(to: 0)
-        defer { request.deallocate(); stop.deallocate() }
-        nonisolated(unsafe) let requestFlag = request
-        nonisolated(unsafe) let stopFlag = stop
-        let writes = DispatchQueue(label: "snapshot-writer")
-        let daemon = DispatchGroup()
-        if let intervalMs {
-            DispatchQueue.global().async(group: daemon) {
-                while phantom_atomic_load_u32(stopFlag) == 0 {
-                    usleep(UInt32(intervalMs) * 1000)
-                    phantom_atomic_store_u32(requestFlag, 1)
-                }
-            }
-        }
-        var result = MutatorRun()
-        var state: UInt64 = 0x1234_5678_9ABC
-        var updates = 0
-        let start = monotonicSeconds()
-        let deadline = start + seconds
-        var failure: Error? = nil
-        nonisolated(unsafe) var writerFailure: Error? = nil
-        while true {
-            for _ in 0..<64 {
-                state = state &* 6364136223846793005 &+ 1442695040888963407
-                let index = Int((state >> 20) % UInt64(leafCount))
-                let bucket = memory.reference(memory.root, index / bucketSize)
-                if state & 0xFF == 0 {
-                    // Replace the leaf: allocation, and garbage for later.
-                    do {
-                        let leaf = try memory.allocate(class: .null, references: 0, bytes: 48)
-                        memory.setWord(leaf, at: 0, state)
-                        memory.setReference(bucket, index % bucketSize, leaf)
-                    } catch { failure = error }
-                } else {
-                    let leaf = memory.reference(bucket, index % bucketSize)
-                    memory.setWord(leaf, at: 8, memory.word(leaf, at: 8) &+ 1)
-                }
-            }
-            updates += 64
-            // Safepoint.
-            if phantom_atomic_load_u32(request) != 0 && !space.isWritingSnapshot {
-                let pauseStart = monotonicNanos()
-                phantom_atomic_store_u32(request, 0)
-                if let ticket = space.beginSnapshot() {
-                    writes.async {
-                        do { try space.writeSnapshot(ticket) } catch { writerFailure = error }
+    /// Updates random leaves among the first `leaves` of the heap.
+    struct Mutator {
+        let memory: ObjectMemory
+        let space: PersistentSpace
+        let writer: SnapshotWriter
+        let bucketSize: Int
+        let leaves: Int
+
+        /// Runs for `seconds`, or until `snapshots` pauses are measured;
+        /// with an interval, a daemon requests snapshots.
+        func run(intervalMs: Int?, snapshots: Int?, seconds: Double?) throws -> MutatorRun {
+            let request = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
+            request.initialize(to: 0)
+            let stop = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
+            stop.initialize(to: 0)
+            defer { request.deallocate(); stop.deallocate() }
+            nonisolated(unsafe) let requestFlag = request
+            nonisolated(unsafe) let stopFlag = stop
+            let daemon = DispatchGroup()
+            if let intervalMs {
+                DispatchQueue.global().async(group: daemon) {
+                    while phantom_atomic_load_u32(stopFlag) == 0 {
+                        usleep(UInt32(intervalMs) * 1000)
+                        phantom_atomic_store_u32(requestFlag, 1)
                     }
                 }
-                result.pauses.append(monotonicNanos() - pauseStart)
             }
-            if updates % 4096 == 0 && monotonicSeconds() >= deadline { break }
+            var result = MutatorRun()
+            result.pauses.reserveCapacity(snapshots ?? 64)
+            var state: UInt64 = 0x1234_5678_9ABC
+            var updates = 0
+            let start = monotonicSeconds()
+            let deadline = start + (seconds ?? .infinity)
+            var failure: Error? = nil
+            while true {
+                for _ in 0..<64 {
+                    state = state &* 6364136223846793005 &+ 1442695040888963407
+                    let index = Int((state >> 20) % UInt64(leaves))
+                    let bucket = memory.reference(memory.root, index / bucketSize)
+                    if state & 0xFF == 0 {
+                        // Replace the leaf: allocation, and garbage for later.
+                        do {
+                            let leaf = try memory.allocate(class: .null, references: 0, bytes: 48)
+                            memory.setWord(leaf, at: 0, state)
+                            memory.setReference(bucket, index % bucketSize, leaf)
+                        } catch { failure = error }
+                    } else {
+                        let leaf = memory.reference(bucket, index % bucketSize)
+                        memory.setWord(leaf, at: 8, memory.word(leaf, at: 8) &+ 1)
+                    }
+                }
+                updates += 64
+                // Safepoint.
+                if phantom_atomic_load_u32(request) != 0 && !space.isWritingSnapshot {
+                    let pauseStart = monotonicNanos()
+                    phantom_atomic_store_u32(request, 0)
+                    if let ticket = space.beginSnapshot() { writer.write(ticket) }
+                    result.pauses.append(monotonicNanos() - pauseStart)
+                    if let snapshots, result.pauses.count >= snapshots { break }
+                }
+                if updates % 4096 == 0 && monotonicSeconds() >= deadline { break }
+            }
+            let elapsed = monotonicSeconds() - start
+            phantom_atomic_store_u32(stop, 1)
+            daemon.wait()
+            writer.waitUntilIdle()
+            if let failure { throw failure }
+            // Free the garbage between runs (not measured).
+            memory.collectGarbage()
+            result.rate = Double(updates) / elapsed
+            return result
         }
-        let elapsed = monotonicSeconds() - start
-        phantom_atomic_store_u32(stop, 1)
-        daemon.wait()
-        writes.sync {}
-        if let failure { throw failure }
-        if let writerFailure { throw writerFailure }
-        // Free the garbage between runs (not measured).
-        memory.collectGarbage()
-        result.rate = Double(updates) / elapsed
-        return result
     }
 }
 
@@ -172,6 +206,7 @@ struct SnapshotBench: ParsableCommand {
 struct SnapshotBenchResults: Encodable {
     struct Heap: Encodable {
         let heapMiB: Int
+        let workingSetMiB: Int
         let pauseP50Milliseconds: Double
         let pauseP99Milliseconds: Double
         let pauseMaxMilliseconds: Double
@@ -182,6 +217,7 @@ struct SnapshotBenchResults: Encodable {
         enum CodingKeys: String, CodingKey {
             case snapshots
             case heapMiB = "heap_mib"
+            case workingSetMiB = "working_set_mib"
             case pauseP50Milliseconds = "pause_p50_ms"
             case pauseP99Milliseconds = "pause_p99_ms"
             case pauseMaxMilliseconds = "pause_max_ms"

@@ -41,4 +41,27 @@ import Testing
         let empty = try phantom("exec", dir.file("nothing"), "hello")
         #expect(empty.exited(1) && empty.stderr.contains("no class files"), "\(empty)")
     }
+
+    /// The contract keys of `phantom bench snapshot --json`, on a small run
+    /// (the figures themselves are benchmark results, not test results).
+    @Test func snapshotBenchmarkReportsPausesPerHeap() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let result = try phantom("bench", "snapshot", "--json", "--dir", dir.path, "--heaps", "2,4",
+                                 "--snapshots", "5", "--interval", "10", "--seconds", "0.2", "--slowdown-interval", "50")
+        #expect(result.exitedWith0, "\(result)")
+        struct Heap: Decodable {
+            let heap_mib: Int; let pause_p50_ms: Double; let pause_p99_ms: Double; let snapshots: Int
+            let working_set_mib: Int; let slowdown_percent: Double
+        }
+        struct Figures: Decodable { let heaps: [Heap] }
+        let figures = try JSONDecoder().decode(Figures.self, from: Data(result.stdout.utf8))
+        #expect(figures.heaps.map(\.heap_mib) == [2, 4])
+        for heap in figures.heaps {
+            #expect(heap.snapshots == 5 && heap.pause_p50_ms > 0 && heap.pause_p99_ms >= heap.pause_p50_ms)
+            #expect(heap.working_set_mib == heap.heap_mib)
+        }
+        let bad = try phantom("bench", "snapshot", "--heaps", "0")
+        #expect(bad.exited(64) && bad.stderr.contains("--heaps takes sizes"), "\(bad)")
+    }
 }
