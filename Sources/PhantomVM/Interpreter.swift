@@ -429,6 +429,15 @@ extension VirtualMachine {
         return body(&copy)
     }
 
+    /// Runs `body` on the registers with the loop's local program counter
+    /// written back first and read again after.
+    @inline(__always)
+    func synced<T>(_ pc: inout Int, _ r: inout Registers, _ body: (inout Registers) -> T) -> T {
+        r.pc = pc
+        defer { pc = r.pc }
+        return body(&r)
+    }
+
     /// Runs one thread for at most `budget` instructions; returns how many ran.
     func runSlice(_ thread: ObjectRef, budget: Int) -> Int {
         var r = Registers()
@@ -437,6 +446,11 @@ extension VirtualMachine {
         markedDepth = .max
         markedHigh = 0
         enter(memory.reference(thread, 0), &r)
+        // The program counter, in a local of its own: every instruction
+        // reads and moves it, and `r` lives in memory (its address goes to
+        // the out-of-line paths). It is written back to `r` around every
+        // call that uses `r` (`synced`).
+        var pc = r.pc
         markedHigh = r.depth
         if memory.sweepsBegun != callCacheSweeps { flushCallCache() }
         var executed = 0
@@ -449,109 +463,109 @@ extension VirtualMachine {
 
         loop: while executed < budget {
             executed &+= 1
-            let opcode = r.codeBytes[r.pc]
-            r.pc &+= 1
+            let opcode = r.codeBytes[pc]
+            pc &+= 1
             switch Dispatch(byte: opcode) {
             case .nop: break  // nop
             case .djnz:  // djnz
                 let value = Int64(Int32(truncatingIfNeeded: r.integers[r.isp &- 1]) &- 1)
                 r.integers[r.isp &- 1] = value
-                r.pc = value != 0 ? u32(r.codeBytes, r.pc) : r.pc &+ 4
+                pc = value != 0 ? u32(r.codeBytes, pc) : pc &+ 4
             case .jz:  // jz
                 r.isp &-= 1
-                r.pc = r.integers[r.isp] == 0 ? u32(r.codeBytes, r.pc) : r.pc &+ 4
-            case .jmp: r.pc = u32(r.codeBytes, r.pc)  // jmp
+                pc = r.integers[r.isp] == 0 ? u32(r.codeBytes, pc) : pc &+ 4
+            case .jmp: pc = u32(r.codeBytes, pc)  // jmp
             case .ret:  // ret
                 var value = ObjectRef.null
                 if r.osp > 0 { r.osp &-= 1; value = ObjectRef(raw: r.objects[r.osp]) }
-                if !returnFromFrame(value, thread: thread, &r) { running = false; break loop }
+                if !synced(&pc, &r, { returnFromFrame(value, thread: thread, &$0) }) { running = false; break loop }
             case .call8:  // call ordinal(u8) arguments(i32)
-                let ordinal = Int(r.codeBytes[r.pc])
-                let count = u32(r.codeBytes, r.pc &+ 1)
-                r.pc &+= 5
-                if !call(ordinal: ordinal, count: count, thread: thread, &r) { running = false; break loop }
+                let ordinal = Int(r.codeBytes[pc])
+                let count = u32(r.codeBytes, pc &+ 1)
+                pc &+= 5
+                if !synced(&pc, &r, { call(ordinal: ordinal, count: count, thread: thread, &$0) }) { running = false; break loop }
             case .isDup: r.integers[r.isp] = r.integers[r.isp &- 1]; r.isp &+= 1  // is_dup
             case .isDrop: r.isp &-= 1  // is_drop
             case .osDup: r.objects[r.osp] = r.objects[r.osp &- 1]; r.osp &+= 1  // os_dup
             case .osDrop: r.osp &-= 1  // os_drop
             case .osLoad8:  // os_load
-                r.objects[r.osp] = memory.reference(r.this, Int(r.codeBytes[r.pc])).raw
+                r.objects[r.osp] = memory.reference(r.this, Int(r.codeBytes[pc])).raw
                 r.osp &+= 1
-                r.pc &+= 1
+                pc &+= 1
             case .osSave8:  // os_save
                 r.osp &-= 1
-                memory.setReference(r.this, Int(r.codeBytes[r.pc]), ObjectRef(raw: r.objects[r.osp]))
-                r.pc &+= 1
+                memory.setReference(r.this, Int(r.codeBytes[pc]), ObjectRef(raw: r.objects[r.osp]))
+                pc &+= 1
             case .new:  // new
                 let cls = ObjectRef(raw: r.objects[r.osp &- 1])
                 guard classOf(cls) == classClass else {
-                    r.pc &-= 1
-                    if !fault("new: the operand is not a class", thread: thread, &r) { running = false; break loop }
+                    pc &-= 1
+                    if !synced(&pc, &r, { fault("new: the operand is not a class", thread: thread, &$0) }) { running = false; break loop }
                     continue loop
                 }
-                save(r)
+                r.pc = pc; save(r)
                 let made: Result<ObjectRef, VMError>
                 do { made = .success(try instantiate(cls)) } catch { made = .failure(error) }
                 switch made {
                 case let .success(object):
                     r.objects[r.osp &- 1] = object.raw
                 case let .failure(error):
-                    r.pc &-= 1
-                    if !fault("new: \(error)", thread: thread, &r) { running = false; break loop }
+                    pc &-= 1
+                    if !synced(&pc, &r, { fault("new: \(error)", thread: thread, &$0) }) { running = false; break loop }
                     continue loop
                 }
             case .osGet32:  // os_get
-                r.objects[r.osp] = r.objects[u32(r.codeBytes, r.pc)]
+                r.objects[r.osp] = r.objects[u32(r.codeBytes, pc)]
                 r.osp &+= 1
-                r.pc &+= 4
+                pc &+= 4
             case .osSet32:  // os_set
                 r.osp &-= 1
-                r.objects[u32(r.codeBytes, r.pc)] = r.objects[r.osp]
-                r.pc &+= 4
+                r.objects[u32(r.codeBytes, pc)] = r.objects[r.osp]
+                pc &+= 4
             case .iconst0: r.integers[r.isp] = 0; r.isp &+= 1
             case .iconst1: r.integers[r.isp] = 1; r.isp &+= 1
-            case .iconst8: r.integers[r.isp] = Int64(Int8(bitPattern: r.codeBytes[r.pc])); r.isp &+= 1; r.pc &+= 1
-            case .iconst32: r.integers[r.isp] = Int64(u32(r.codeBytes, r.pc)); r.isp &+= 1; r.pc &+= 4
+            case .iconst8: r.integers[r.isp] = Int64(Int8(bitPattern: r.codeBytes[pc])); r.isp &+= 1; pc &+= 1
+            case .iconst32: r.integers[r.isp] = Int64(u32(r.codeBytes, pc)); r.isp &+= 1; pc &+= 4
             // Each opcode has a case of its own, and no case tests the opcode
             // again: that keeps the switch one jump table (a case shared by
             // several opcodes made the optimizer split it into a chain).
             case .sconstBin:  // sconst
-                if let problem = inlineConstant(string: true, &r) {
-                    r.pc &-= 1
-                    if !fault(problem, thread: thread, &r) { running = false; break loop }
+                if let problem = synced(&pc, &r, { inlineConstant(string: true, &$0) }) {
+                    pc &-= 1
+                    if !synced(&pc, &r, { fault(problem, thread: thread, &$0) }) { running = false; break loop }
                 }
             case .summonByName:  // summon_by_name
-                if let problem = inlineConstant(string: false, &r) {
-                    r.pc &-= 1
-                    if !fault(problem, thread: thread, &r) { running = false; break loop }
+                if let problem = synced(&pc, &r, { inlineConstant(string: false, &$0) }) {
+                    pc &-= 1
+                    if !synced(&pc, &r, { fault(problem, thread: thread, &$0) }) { running = false; break loop }
                 }
             case .iconst64:  // iconst_64: int is 32-bit, the low word counts
-                r.integers[r.isp] = Int64(Int32(truncatingIfNeeded: u32(r.codeBytes, r.pc &+ 4)))
+                r.integers[r.isp] = Int64(Int32(truncatingIfNeeded: u32(r.codeBytes, pc &+ 4)))
                 r.isp &+= 1
-                r.pc &+= 8
+                pc &+= 8
             case .isGet32:  // is_get
-                r.integers[r.isp] = r.integers[u32(r.codeBytes, r.pc)]
+                r.integers[r.isp] = r.integers[u32(r.codeBytes, pc)]
                 r.isp &+= 1
-                r.pc &+= 4
+                pc &+= 4
             case .isSet32:  // is_set
                 r.isp &-= 1
-                r.integers[u32(r.codeBytes, r.pc)] = r.integers[r.isp]
-                r.pc &+= 4
+                r.integers[u32(r.codeBytes, pc)] = r.integers[r.isp]
+                pc &+= 4
             case .constPool:  // const_pool
-                r.objects[r.osp] = tableGet(memory.reference(r.code, 2), u32(r.codeBytes, r.pc)).raw
+                r.objects[r.osp] = tableGet(memory.reference(r.code, 2), u32(r.codeBytes, pc)).raw
                 r.osp &+= 1
-                r.pc &+= 4
+                pc &+= 4
             case .stackReserve:  // stack_reserve objects integers
-                let objectSlots = Int(r.codeBytes[r.pc]), integerSlots = Int(r.codeBytes[r.pc &+ 1])
-                r.pc &+= 2
+                let objectSlots = Int(r.codeBytes[pc]), integerSlots = Int(r.codeBytes[pc &+ 1])
+                pc &+= 2
                 for _ in 0..<objectSlots { r.objects[r.osp] = 0; r.osp &+= 1 }
                 for _ in 0..<integerSlots { r.integers[r.isp] = 0; r.isp &+= 1 }
             case .pushCatcher:  // push_catcher
-                let handler = u32(r.codeBytes, r.pc)
-                r.pc &+= 4
+                let handler = u32(r.codeBytes, pc)
+                pc &+= 4
                 r.osp &-= 1
                 let wanted = ObjectRef(raw: r.objects[r.osp])
-                save(r)
+                r.pc = pc; save(r)
                 do {
                     let catcher = try allocate(.null, references: 1, bytes: 16)
                     memory.setReference(catcher, 0, wanted)
@@ -560,7 +574,7 @@ extension VirtualMachine {
                     if memory.reference(r.frame, 3).isNull { memory.setReference(r.frame, 3, try newTable(capacity: 4)) }
                     try tableAppend(holder: r.frame, slot: 3, catcher)
                 } catch {
-                    if !fault("out of memory", thread: thread, &r) { running = false; break loop }
+                    if !synced(&pc, &r, { fault("out of memory", thread: thread, &$0) }) { running = false; break loop }
                 }
             case .popCatcher:  // pop_catcher
                 let catchers = memory.reference(r.frame, 3)
@@ -570,8 +584,8 @@ extension VirtualMachine {
             case .throw:  // throw
                 r.osp &-= 1
                 let exception = ObjectRef(raw: r.objects[r.osp])
-                save(r)
-                if !raise(exception, thread: thread, &r) { running = false; break loop }
+                r.pc = pc; save(r)
+                if !synced(&pc, &r, { raise(exception, thread: thread, &$0) }) { running = false; break loop }
             case .summonThread: r.objects[r.osp] = thread.raw; r.osp &+= 1
             case .summonThis: r.objects[r.osp] = r.this.raw; r.osp &+= 1
             case .summonNull: r.objects[r.osp] = 0; r.osp &+= 1
@@ -585,8 +599,8 @@ extension VirtualMachine {
             case .o2i:  // o2i
                 let object = ObjectRef(raw: r.objects[r.osp &- 1])
                 guard Self.isInt(object) else {
-                    r.pc &-= 1
-                    if !fault("o2i: \(describe(object)) is not an integer", thread: thread, &r) { running = false; break loop }
+                    pc &-= 1
+                    if !synced(&pc, &r, { fault("o2i: \(describe(object)) is not an integer", thread: thread, &$0) }) { running = false; break loop }
                     continue loop
                 }
                 r.osp &-= 1
@@ -652,23 +666,23 @@ extension VirtualMachine {
                 r.integers[r.isp &- 1] = Int64(a < b ? 1 : 0)
             case .idivul:  // idivul
                 if !Self.divide(&r, upperIsDividend: true, remainder: false) {
-                    r.pc &-= 1
-                    if !fault("division by zero", thread: thread, &r) { running = false; break loop }
+                    pc &-= 1
+                    if !synced(&pc, &r, { fault("division by zero", thread: thread, &$0) }) { running = false; break loop }
                 }
             case .idivlu:  // idivlu
                 if !Self.divide(&r, upperIsDividend: false, remainder: false) {
-                    r.pc &-= 1
-                    if !fault("division by zero", thread: thread, &r) { running = false; break loop }
+                    pc &-= 1
+                    if !synced(&pc, &r, { fault("division by zero", thread: thread, &$0) }) { running = false; break loop }
                 }
             case .iremul:  // iremul
                 if !Self.divide(&r, upperIsDividend: true, remainder: true) {
-                    r.pc &-= 1
-                    if !fault("division by zero", thread: thread, &r) { running = false; break loop }
+                    pc &-= 1
+                    if !synced(&pc, &r, { fault("division by zero", thread: thread, &$0) }) { running = false; break loop }
                 }
             case .iremlu:  // iremlu
                 if !Self.divide(&r, upperIsDividend: false, remainder: true) {
-                    r.pc &-= 1
-                    if !fault("division by zero", thread: thread, &r) { running = false; break loop }
+                    pc &-= 1
+                    if !synced(&pc, &r, { fault("division by zero", thread: thread, &$0) }) { running = false; break loop }
                 }
             case .inot: r.integers[r.isp &- 1] = Int64(~Int32(truncatingIfNeeded: r.integers[r.isp &- 1]))  // inot
             case .logNot: r.integers[r.isp &- 1] = r.integers[r.isp &- 1] == 0 ? 1 : 0  // log_not
@@ -677,28 +691,28 @@ extension VirtualMachine {
             // only the first part runs (the rest is still in the code, as
             // itself).
             case .osGetO2i:  // os_get A; o2i
-                let object = r.objects[u32(r.codeBytes, r.pc)]
+                let object = r.objects[u32(r.codeBytes, pc)]
                 if object & 1 == 1 && executed < budget {
                     r.integers[r.isp] = Int64(Self.unbox(ObjectRef(raw: object)))
                     r.isp &+= 1
-                    r.pc &+= 5
+                    pc &+= 5
                     executed &+= 1
                 } else {
                     // Only the os_get: the o2i runs next, as itself (and faults).
                     r.objects[r.osp] = object
                     r.osp &+= 1
-                    r.pc &+= 4
+                    pc &+= 4
                 }
             case .isGetIsGet:  // is_get A; is_get B
-                r.integers[r.isp] = r.integers[u32(r.codeBytes, r.pc)]
+                r.integers[r.isp] = r.integers[u32(r.codeBytes, pc)]
                 r.isp &+= 1
                 if executed < budget {
-                    r.integers[r.isp] = r.integers[u32(r.codeBytes, r.pc &+ 5)]
+                    r.integers[r.isp] = r.integers[u32(r.codeBytes, pc &+ 5)]
                     r.isp &+= 1
-                    r.pc &+= 9
+                    pc &+= 9
                     executed &+= 1
                 } else {
-                    r.pc &+= 4
+                    pc &+= 4
                 }
             case .isumIsSet:  // isum; is_set A
                 r.isp &-= 1
@@ -706,57 +720,57 @@ extension VirtualMachine {
                 r.integers[r.isp &- 1] = Int64(sum)
                 if executed < budget {
                     r.isp &-= 1
-                    r.integers[u32(r.codeBytes, r.pc &+ 1)] = Int64(sum)
-                    r.pc &+= 5
+                    r.integers[u32(r.codeBytes, pc &+ 1)] = Int64(sum)
+                    pc &+= 5
                     executed &+= 1
                 }
             case .iconstIsublu:  // iconst K; isublu
-                let k = Int32(truncatingIfNeeded: u32(r.codeBytes, r.pc))
+                let k = Int32(truncatingIfNeeded: u32(r.codeBytes, pc))
                 if executed < budget {
                     let a = Int32(truncatingIfNeeded: r.integers[r.isp &- 1])
                     r.integers[r.isp &- 1] = Int64(a &- k)
-                    r.pc &+= 5
+                    pc &+= 5
                     executed &+= 1
                 } else {
                     r.integers[r.isp] = Int64(k)
                     r.isp &+= 1
-                    r.pc &+= 4
+                    pc &+= 4
                 }
             case .iconstIsum:  // iconst K; isum
-                let k = Int32(truncatingIfNeeded: u32(r.codeBytes, r.pc))
+                let k = Int32(truncatingIfNeeded: u32(r.codeBytes, pc))
                 if executed < budget {
                     let a = Int32(truncatingIfNeeded: r.integers[r.isp &- 1])
                     r.integers[r.isp &- 1] = Int64(a &+ k)
-                    r.pc &+= 5
+                    pc &+= 5
                     executed &+= 1
                 } else {
                     r.integers[r.isp] = Int64(k)
                     r.isp &+= 1
-                    r.pc &+= 4
+                    pc &+= 4
                 }
             case .iconstIlt:  // iconst K; ilt
-                let k = Int32(truncatingIfNeeded: u32(r.codeBytes, r.pc))
+                let k = Int32(truncatingIfNeeded: u32(r.codeBytes, pc))
                 if executed < budget {
                     let a = Int32(truncatingIfNeeded: r.integers[r.isp &- 1])
                     r.integers[r.isp &- 1] = a < k ? 1 : 0
-                    r.pc &+= 5
+                    pc &+= 5
                     executed &+= 1
                 } else {
                     r.integers[r.isp] = Int64(k)
                     r.isp &+= 1
-                    r.pc &+= 4
+                    pc &+= 4
                 }
             case .iconstIltJz:  // iconst K; ilt; jz L: iconst (5 bytes), ilt (1), jz (5)
-                let k = Int32(truncatingIfNeeded: u32(r.codeBytes, r.pc))
+                let k = Int32(truncatingIfNeeded: u32(r.codeBytes, pc))
                 if budget &- executed >= 2 {
                     r.isp &-= 1
                     let less = Int32(truncatingIfNeeded: r.integers[r.isp]) < k
-                    r.pc = less ? r.pc &+ 10 : u32(r.codeBytes, r.pc &+ 6)
+                    pc = less ? pc &+ 10 : u32(r.codeBytes, pc &+ 6)
                     executed &+= 2
                 } else {
                     r.integers[r.isp] = Int64(k)
                     r.isp &+= 1
-                    r.pc &+= 4
+                    pc &+= 4
                 }
             case .i2oSummonThis:  // i2o; summon_this
                 r.isp &-= 1
@@ -765,18 +779,18 @@ extension VirtualMachine {
                 if executed < budget {
                     r.objects[r.osp] = r.this.raw
                     r.osp &+= 1
-                    r.pc &+= 1
+                    pc &+= 1
                     executed &+= 1
                 }
             case .isLoad8:  // is_load: an integer field of this
-                let value = memory.reference(r.this, Int(r.codeBytes[r.pc]))
-                r.pc &+= 1
+                let value = memory.reference(r.this, Int(r.codeBytes[pc]))
+                pc &+= 1
                 r.integers[r.isp] = Self.isInt(value) ? Int64(Self.unbox(value)) : 0
                 r.isp &+= 1
             case .isSave8:  // is_save
                 r.isp &-= 1
-                memory.setReference(r.this, Int(r.codeBytes[r.pc]), Self.box(Int32(truncatingIfNeeded: r.integers[r.isp])))
-                r.pc &+= 1
+                memory.setReference(r.this, Int(r.codeBytes[pc]), Self.box(Int32(truncatingIfNeeded: r.integers[r.isp])))
+                pc &+= 1
             case .osEq:  // os_eq
                 r.osp &-= 2
                 r.integers[r.isp] = r.objects[r.osp] == r.objects[r.osp &+ 1] ? 1 : 0
@@ -789,9 +803,9 @@ extension VirtualMachine {
                 r.osp &-= 1
                 r.integers[r.isp] = r.objects[r.osp] == 0 ? 1 : 0
                 r.isp &+= 1
-            case .prefixLong: if !prefixed(.long, thread: thread, &r) { running = false; break loop }  // prefix_long + the instruction
-            case .prefixFloat: if !prefixed(.float, thread: thread, &r) { running = false; break loop }  // prefix_float + the instruction
-            case .prefixDouble: if !prefixed(.double, thread: thread, &r) { running = false; break loop }  // prefix_double + the instruction
+            case .prefixLong: if !synced(&pc, &r, { prefixed(.long, thread: thread, &$0) }) { running = false; break loop }  // prefix_long + the instruction
+            case .prefixFloat: if !synced(&pc, &r, { prefixed(.float, thread: thread, &$0) }) { running = false; break loop }  // prefix_float + the instruction
+            case .prefixDouble: if !synced(&pc, &r, { prefixed(.double, thread: thread, &$0) }) { running = false; break loop }  // prefix_double + the instruction
             case .ieq:  // ieq (int)
                 r.isp &-= 1
                 r.integers[r.isp &- 1] = Int32(truncatingIfNeeded: r.integers[r.isp]) == Int32(truncatingIfNeeded: r.integers[r.isp &- 1]) ? 1 : 0
@@ -805,8 +819,8 @@ extension VirtualMachine {
             case .generalLock:  // general_lock
                 let mutex = ObjectRef(raw: r.objects[r.osp &- 1])
                 guard isMutex(mutex) else {
-                    r.pc &-= 1
-                    if !fault("general_lock: \(describe(mutex)) is not a mutex", thread: thread, &r) { running = false; break loop }
+                    pc &-= 1
+                    if !synced(&pc, &r, { fault("general_lock: \(describe(mutex)) is not a mutex", thread: thread, &$0) }) { running = false; break loop }
                     continue loop
                 }
                 let owner = mutexOwner(mutex)
@@ -814,13 +828,13 @@ extension VirtualMachine {
                     memory.setReference(mutex, 0, thread)
                     r.osp &-= 1
                 } else if owner == thread {
-                    r.pc &-= 1
-                    if !fault("general_lock: this thread already holds the mutex", thread: thread, &r) { running = false; break loop }
+                    pc &-= 1
+                    if !synced(&pc, &r, { fault("general_lock: this thread already holds the mutex", thread: thread, &$0) }) { running = false; break loop }
                 } else {
                     // Block; the lock instruction runs again when the mutex is free.
-                    r.pc &-= 1
+                    pc &-= 1
                     executed &-= 1
-                    save(r)
+                    r.pc = pc; save(r)
                     memory.setWord(thread, at: 0, ThreadState.blocked.rawValue)
                     memory.setReference(thread, 2, mutex)
                     running = false
@@ -829,8 +843,8 @@ extension VirtualMachine {
             case .generalUnlock:  // general_unlock
                 let mutex = ObjectRef(raw: r.objects[r.osp &- 1])
                 guard isMutex(mutex), memory.reference(mutex, 0) == thread else {
-                    r.pc &-= 1
-                    if !fault("general_unlock: \(describe(mutex)) is not a mutex this thread holds", thread: thread, &r) { running = false; break loop }
+                    pc &-= 1
+                    if !synced(&pc, &r, { fault("general_unlock: \(describe(mutex)) is not a mutex this thread holds", thread: thread, &$0) }) { running = false; break loop }
                     continue loop
                 }
                 memory.setReference(mutex, 0, .null)
@@ -851,11 +865,11 @@ extension VirtualMachine {
                 let count = Int32(truncatingIfNeeded: r.integers[r.isp &- 1]) & 31
                 r.integers[r.isp &- 1] = Int64(Int32(bitPattern: UInt32(bitPattern: value) >> UInt32(count)))
             default:
-                r.pc &-= 1
-                if !fault("bad opcode 0x\(String(opcode, radix: 16)) at \(r.pc)", thread: thread, &r) { running = false; break loop }
+                pc &-= 1
+                if !synced(&pc, &r, { fault("bad opcode 0x\(String(opcode, radix: 16)) at \($0.pc)", thread: thread, &$0) }) { running = false; break loop }
             }
         }
-        if running { save(r) }
+        if running { r.pc = pc; save(r) }
         memory.setReference(thread, 0, r.frame)
         memory.setWord(thread, at: 8, memory.word(thread, at: 8) &+ UInt64(executed))
         return executed

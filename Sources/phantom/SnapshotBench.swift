@@ -22,8 +22,8 @@ struct SnapshotBench: ParsableCommand {
             instructions). A daemon requests a snapshot every --interval until
             --snapshots pauses are measured; the pause is the time the mutator is
             stopped for one. Then the mutator runs --seconds without snapshots and
-            --seconds with one every --slowdown-interval, alternately (twice each),
-            for the slowdown. --uniform makes the whole heap the working set: every
+            --seconds with one every --slowdown-interval, alternately, --pairs times;
+            the slowdown is the median of the pairs' (negative: faster with them). --uniform makes the whole heap the working set: every
             page of a large heap is then dirty in every snapshot, and the snapshot
             writer competes with the mutator for the cores and memory.
             """)
@@ -34,7 +34,8 @@ struct SnapshotBench: ParsableCommand {
     @Option(help: "Working set the mutator updates, MiB (at most the heap).") var workingSet: Int = 10
     @Flag(help: "Update random objects of the whole heap (the worst case for the writer).") var uniform = false
     @Option(help: "Pauses to measure for each heap.") var snapshots: Int = 200
-    @Option(help: "Seconds of each slowdown run (two with snapshots, two without).") var seconds: Double = 3
+    @Option(help: "Seconds of each slowdown run.") var seconds: Double = 2
+    @Option(help: "Slowdown runs: this many pairs of one without and one with snapshots.") var pairs: Int = 5
     @Option(help: "Time between snapshot requests for the pauses, ms.") var interval: Int = 100
     @Option(help: "Time between snapshots for the slowdown figure, ms.") var slowdownInterval: Int = 1000
 
@@ -43,7 +44,7 @@ struct SnapshotBench: ParsableCommand {
             throw ValidationError("--heaps takes sizes in MiB between 1 and 8192, e.g. 10,100,1024")
         }
         guard seconds > 0, interval >= 10, slowdownInterval >= 10 else { throw ValidationError("--seconds must be positive and intervals at least 10 ms") }
-        guard snapshots >= 1 else { throw ValidationError("--snapshots must be at least 1") }
+        guard snapshots >= 1, pairs >= 1 else { throw ValidationError("--snapshots and --pairs must be at least 1") }
         guard workingSet >= 1 else { throw ValidationError("--working-set must be at least 1 MiB") }
     }
 
@@ -97,23 +98,26 @@ struct SnapshotBench: ParsableCommand {
         defer { writer.stop() }
         let mutator = Mutator(memory: memory, space: space, writer: writer, bucketSize: bucketSize, leaves: working)
         let paused = try mutator.run(intervalMs: interval, snapshots: snapshots, seconds: nil)
-        // The slowdown: without and with snapshots, alternately.
+        // The slowdown: pairs of runs without and with snapshots, the
+        // median of the pairs' ratios (this machine's rate drifts by ~10%
+        // from one run to the next).
         var baseline: [Double] = []
         var everySecond: [Double] = []
-        for _ in 0..<2 {
+        for _ in 0..<pairs {
             baseline.append(try mutator.run(intervalMs: nil, snapshots: nil, seconds: seconds).rate)
             everySecond.append(try mutator.run(intervalMs: slowdownInterval, snapshots: nil, seconds: seconds).rate)
         }
         writer.waitUntilIdle()
         if let error = failures.lock.withLock({ failures.error }) { throw error }
         let pauses = paused.pauses.map { Double($0) / 1e6 }
-        let baseRate = baseline.reduce(0, +) / Double(baseline.count)
-        let snapshotRate = everySecond.reduce(0, +) / Double(everySecond.count)
+        let baseRate = percentile(baseline, 0.5)
+        let snapshotRate = percentile(everySecond, 0.5)
+        let slowdown = percentile(zip(baseline, everySecond).map { (1 - $1 / $0) * 100 }, 0.5)
         return .init(heapMiB: heapMiB, workingSetMiB: Int((UInt64(working) * 64) >> 20),
                      pauseP50Milliseconds: percentile(pauses, 0.5), pauseP99Milliseconds: percentile(pauses, 0.99),
                      pauseMaxMilliseconds: pauses.max() ?? 0, snapshots: pauses.count,
                      updatesPerSecondBaseline: baseRate, updatesPerSecondWithSnapshots: snapshotRate,
-                     slowdownPercent: max(0, (1 - snapshotRate / baseRate) * 100))
+                     slowdownPercent: slowdown)
     }
 
     /// A snapshot write's failure, reported on the writer thread.

@@ -48,7 +48,7 @@ import Testing
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let result = try phantom("bench", "snapshot", "--json", "--dir", dir.path, "--heaps", "2,4",
-                                 "--snapshots", "5", "--interval", "10", "--seconds", "0.2", "--slowdown-interval", "50")
+                                 "--snapshots", "5", "--interval", "10", "--seconds", "0.2", "--pairs", "1", "--slowdown-interval", "50")
         #expect(result.exitedWith0, "\(result)")
         struct Heap: Decodable {
             let heap_mib: Int; let pause_p50_ms: Double; let pause_p99_ms: Double; let snapshots: Int
