@@ -22,7 +22,7 @@ struct SnapshotBench: ParsableCommand {
             instructions). A daemon requests a snapshot every --interval until
             --snapshots pauses are measured; the pause is the time the mutator is
             stopped for one. Then the mutator runs --seconds without snapshots and
-            --seconds with one every --slowdown-interval, alternately, --pairs times;
+            --seconds with one every --slowdown-interval, --pairs times (ABBA order);
             the slowdown is the median of the pairs' (negative: faster with them). --uniform makes the whole heap the working set: every
             page of a large heap is then dirty in every snapshot, and the snapshot
             writer competes with the mutator for the cores and memory.
@@ -35,7 +35,7 @@ struct SnapshotBench: ParsableCommand {
     @Flag(help: "Update random objects of the whole heap (the worst case for the writer).") var uniform = false
     @Option(help: "Pauses to measure for each heap.") var snapshots: Int = 200
     @Option(help: "Seconds of each slowdown run.") var seconds: Double = 2
-    @Option(help: "Slowdown runs: this many pairs of one without and one with snapshots.") var pairs: Int = 5
+    @Option(help: "Slowdown runs: this many pairs of one without and one with snapshots.") var pairs: Int = 6
     @Option(help: "Time between snapshot requests for the pauses, ms.") var interval: Int = 100
     @Option(help: "Time between snapshots for the slowdown figure, ms.") var slowdownInterval: Int = 1000
 
@@ -57,7 +57,7 @@ struct SnapshotBench: ParsableCommand {
                 let row = try measure(heapMiB: mib, work: work)
                 results.heaps.append(row)
                 if !json {
-                    printNow("heap \(mib) MiB (working set \(row.workingSetMiB) MiB): pause p50 \(fmt(row.pauseP50Milliseconds)) ms, p99 \(fmt(row.pauseP99Milliseconds)) ms, max \(fmt(row.pauseMaxMilliseconds)) ms over \(row.snapshots) snapshots; mutator slowdown \(fmt(row.slowdownPercent))% with a snapshot every \(slowdownInterval) ms")
+                    printNow("heap \(mib) MiB (working set \(row.workingSetMiB) MiB): pause p50 \(fmt(row.pauseP50Milliseconds)) ms, p99 \(fmt(row.pauseP99Milliseconds)) ms, max \(fmt(row.pauseMaxMilliseconds)) ms over \(row.snapshots) snapshots; mutator slowdown \(fmt(row.slowdownPercent))% (pairs \(fmt(row.slowdownMinPercent)) to \(fmt(row.slowdownMaxPercent))%) with a snapshot every \(slowdownInterval) ms")
                 }
             }
             if json { try printJSON(results) }
@@ -99,25 +99,33 @@ struct SnapshotBench: ParsableCommand {
         let mutator = Mutator(memory: memory, space: space, writer: writer, bucketSize: bucketSize, leaves: working)
         let paused = try mutator.run(intervalMs: interval, snapshots: snapshots, seconds: nil)
         // The slowdown: pairs of runs without and with snapshots, the
-        // median of the pairs' ratios (this machine's rate drifts by ~10%
+        // median of the pairs' ratios (this machine's rate varies by ~10%
         // from one run to the next).
         var baseline: [Double] = []
         var everySecond: [Double] = []
-        for _ in 0..<pairs {
-            baseline.append(try mutator.run(intervalMs: nil, snapshots: nil, seconds: seconds).rate)
-            everySecond.append(try mutator.run(intervalMs: slowdownInterval, snapshots: nil, seconds: seconds).rate)
+        for pair in 0..<pairs {
+            // ABBA order: a drift of the machine's speed over the runs
+            // (it drifts: huge pages, other tenants) cancels out.
+            if pair % 2 == 0 {
+                baseline.append(try mutator.run(intervalMs: nil, snapshots: nil, seconds: seconds).rate)
+                everySecond.append(try mutator.run(intervalMs: slowdownInterval, snapshots: nil, seconds: seconds).rate)
+            } else {
+                everySecond.append(try mutator.run(intervalMs: slowdownInterval, snapshots: nil, seconds: seconds).rate)
+                baseline.append(try mutator.run(intervalMs: nil, snapshots: nil, seconds: seconds).rate)
+            }
         }
         writer.waitUntilIdle()
         if let error = failures.lock.withLock({ failures.error }) { throw error }
         let pauses = paused.pauses.map { Double($0) / 1e6 }
         let baseRate = percentile(baseline, 0.5)
         let snapshotRate = percentile(everySecond, 0.5)
-        let slowdown = percentile(zip(baseline, everySecond).map { (1 - $1 / $0) * 100 }, 0.5)
+        let slowdowns = zip(baseline, everySecond).map { (1 - $1 / $0) * 100 }
         return .init(heapMiB: heapMiB, workingSetMiB: Int((UInt64(working) * 64) >> 20),
                      pauseP50Milliseconds: percentile(pauses, 0.5), pauseP99Milliseconds: percentile(pauses, 0.99),
                      pauseMaxMilliseconds: pauses.max() ?? 0, snapshots: pauses.count,
                      updatesPerSecondBaseline: baseRate, updatesPerSecondWithSnapshots: snapshotRate,
-                     slowdownPercent: slowdown)
+                     slowdownPercent: percentile(slowdowns, 0.5),
+                     slowdownMinPercent: slowdowns.min() ?? 0, slowdownMaxPercent: slowdowns.max() ?? 0)
     }
 
     /// A snapshot write's failure, reported on the writer thread.
@@ -218,6 +226,9 @@ struct SnapshotBenchResults: Encodable {
         let updatesPerSecondBaseline: Double
         let updatesPerSecondWithSnapshots: Double
         let slowdownPercent: Double
+        /// The range of the pairs' slowdowns (the machine's noise).
+        let slowdownMinPercent: Double
+        let slowdownMaxPercent: Double
         enum CodingKeys: String, CodingKey {
             case snapshots
             case heapMiB = "heap_mib"
@@ -228,6 +239,8 @@ struct SnapshotBenchResults: Encodable {
             case updatesPerSecondBaseline = "updates_per_s_baseline"
             case updatesPerSecondWithSnapshots = "updates_per_s_with_snapshots"
             case slowdownPercent = "slowdown_percent"
+            case slowdownMinPercent = "slowdown_min_percent"
+            case slowdownMaxPercent = "slowdown_max_percent"
         }
     }
     var heaps: [Heap] = []
