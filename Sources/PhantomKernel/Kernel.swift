@@ -112,6 +112,7 @@ public final class Kernel: @unchecked Sendable {
         names = NameSpaceClass()
         try connections.register(in: vm)
         try names.register(in: vm)
+        if !options.readOnly { startWriter() }
     }
 
     deinit {
@@ -163,14 +164,14 @@ public final class Kernel: @unchecked Sendable {
 
     // MARK: - Running
 
-    /// The writer thread, started with the first background snapshot.
+    /// The writer thread (none for a read-only kernel), started at boot so
+    /// that no snapshot's pause includes starting it.
     private var snapshotWriter: SnapshotWriter? = nil
-    /// Shared with the writer thread (which must not hold the kernel).
+    /// A failed background write, reported on the writer thread (which must
+    /// not hold the kernel).
     private final class WriterState: @unchecked Sendable {
         let lock = NSLock()
         var failure: (any Error)? = nil
-        /// The mutator's pause for the snapshot being written, ns.
-        var pause: UInt64 = 0
     }
     private let writerState = WriterState()
     private var writeFailure: (any Error)? { writerState.lock.withLock { writerState.failure } }
@@ -227,27 +228,23 @@ public final class Kernel: @unchecked Sendable {
         let started = HostClock.monotonicNanos()
         vm.prepareForSnapshot()
         guard let ticket = space.beginSnapshot() else { return }
-        onSnapshotBegin?()
-        let writer = snapshotWriter ?? startWriter()
         let pause = HostClock.monotonicNanos() - started
-        writerState.lock.withLock { writerState.pause = pause }
-        writer.write(ticket)
+        onSnapshotBegin?()
+        snapshotWriter?.write(ticket, pauseNanos: pause)
     }
 
-    private func startWriter() -> SnapshotWriter {
+    private func startWriter() {
         let log = options.snapshotLog
         let state = writerState
-        let writer = SnapshotWriter(space: space) { report in
+        snapshotWriter = SnapshotWriter(space: space) { report in
             switch report.result {
             case let .success(info):
                 log?(SnapshotReport(id: info.id, pages: Int(info.pagesWritten), bytes: info.bytesWritten,
-                                    pauseNanos: state.lock.withLock { state.pause }, writeNanos: report.writeNanos))
+                                    pauseNanos: report.pauseNanos, writeNanos: report.writeNanos))
             case let .failure(error):
                 state.lock.withLock { state.failure = error }
             }
         }
-        snapshotWriter = writer
-        return writer
     }
 
     /// Waits for a background snapshot, then takes one synchronously.

@@ -19,6 +19,8 @@ public final class SnapshotWriter: @unchecked Sendable {
     /// What a written snapshot reports (on the writer thread).
     public struct Report: Sendable {
         public let ticket: SnapshotTicket
+        /// The mutator's pause to begin it, as handed over with it, ns.
+        public let pauseNanos: UInt64
         /// The snapshot, or why it failed (its pages stay owed to the next).
         public let result: Result<SnapshotInfo, MemoryError>
         /// Time the write took, ns.
@@ -29,8 +31,8 @@ public final class SnapshotWriter: @unchecked Sendable {
     private let done: @Sendable (Report) -> Void
     private var lock = pthread_mutex_t()
     private var wake = pthread_cond_t()
-    /// Handed over, not yet taken by the thread.
-    private var pending: SnapshotTicket? = nil
+    /// Handed over, not yet taken by the thread (with its pause).
+    private var pending: (ticket: SnapshotTicket, pauseNanos: UInt64)? = nil
     /// The thread is writing one (or reporting it).
     private var writing = false
     private var stopping = false
@@ -65,10 +67,10 @@ public final class SnapshotWriter: @unchecked Sendable {
     /// Hands a snapshot begun at a safepoint to the writer. Mutator thread.
     /// `beginSnapshot` refuses while one is being written, so at most one
     /// waits here (while the thread reports the previous one).
-    public func write(_ ticket: SnapshotTicket) {
+    public func write(_ ticket: SnapshotTicket, pauseNanos: UInt64 = 0) {
         pthread_mutex_lock(&lock)
         precondition(pending == nil, "a snapshot is already waiting for the writer")
-        pending = ticket
+        pending = (ticket, pauseNanos)
         pthread_cond_broadcast(&wake)
         pthread_mutex_unlock(&lock)
     }
@@ -95,14 +97,14 @@ public final class SnapshotWriter: @unchecked Sendable {
         pthread_mutex_lock(&lock)
         while true {
             while pending == nil && !stopping { pthread_cond_wait(&wake, &lock) }
-            guard let ticket = pending else { break }
+            guard let (ticket, pause) = pending else { break }
             pending = nil
             writing = true
             pthread_mutex_unlock(&lock)
             let start = HostClock.monotonicNanos()
             let result: Result<SnapshotInfo, MemoryError>
             do { result = .success(try space.writeSnapshot(ticket)) } catch { result = .failure(error) }
-            done(Report(ticket: ticket, result: result, writeNanos: HostClock.monotonicNanos() - start))
+            done(Report(ticket: ticket, pauseNanos: pause, result: result, writeNanos: HostClock.monotonicNanos() - start))
             pthread_mutex_lock(&lock)
             writing = false
             pthread_cond_broadcast(&wake)

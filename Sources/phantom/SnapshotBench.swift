@@ -34,7 +34,7 @@ struct SnapshotBench: ParsableCommand {
     @Option(help: "Working set the mutator updates, MiB (at most the heap).") var workingSet: Int = 10
     @Flag(help: "Update random objects of the whole heap (the worst case for the writer).") var uniform = false
     @Option(help: "Pauses to measure for each heap.") var snapshots: Int = 200
-    @Option(help: "Seconds of each slowdown run.") var seconds: Double = 2
+    @Option(help: "Seconds of each slowdown run (at least two snapshot intervals).") var seconds: Double = 3
     @Option(help: "Slowdown runs: this many pairs of one without and one with snapshots.") var pairs: Int = 6
     @Option(help: "Time between snapshot requests for the pauses, ms.") var interval: Int = 100
     @Option(help: "Time between snapshots for the slowdown figure, ms.") var slowdownInterval: Int = 1000
@@ -44,6 +44,9 @@ struct SnapshotBench: ParsableCommand {
             throw ValidationError("--heaps takes sizes in MiB between 1 and 8192, e.g. 10,100,1024")
         }
         guard seconds > 0, interval >= 10, slowdownInterval >= 10 else { throw ValidationError("--seconds must be positive and intervals at least 10 ms") }
+        guard seconds * 1000 >= 2 * Double(slowdownInterval) else {
+            throw ValidationError("--seconds must cover at least two --slowdown-interval periods (a run with snapshots needs some)")
+        }
         guard snapshots >= 1, pairs >= 1 else { throw ValidationError("--snapshots and --pairs must be at least 1") }
         guard workingSet >= 1 else { throw ValidationError("--working-set must be at least 1 MiB") }
     }
@@ -57,7 +60,7 @@ struct SnapshotBench: ParsableCommand {
                 let row = try measure(heapMiB: mib, work: work)
                 results.heaps.append(row)
                 if !json {
-                    printNow("heap \(mib) MiB (working set \(row.workingSetMiB) MiB): pause p50 \(fmt(row.pauseP50Milliseconds)) ms, p99 \(fmt(row.pauseP99Milliseconds)) ms, max \(fmt(row.pauseMaxMilliseconds)) ms over \(row.snapshots) snapshots; mutator slowdown \(fmt(row.slowdownPercent))% (pairs \(fmt(row.slowdownMinPercent)) to \(fmt(row.slowdownMaxPercent))%) with a snapshot every \(slowdownInterval) ms")
+                    printNow("heap \(mib) MiB (working set \(row.workingSetMiB) MiB): pause p50 \(fmt(row.pauseP50Milliseconds)) ms, p99 \(fmt(row.pauseP99Milliseconds)) ms, max \(fmt(row.pauseMaxMilliseconds)) ms over \(row.snapshots) snapshots; mutator slowdown \(fmt(row.slowdownPercent))% (pairs \(fmt(row.slowdownMinPercent)) to \(fmt(row.slowdownMaxPercent))%) with a snapshot every \(slowdownInterval) ms (\(row.slowdownSnapshots) snapshots)")
                 }
             }
             if json { try printJSON(results) }
@@ -103,14 +106,19 @@ struct SnapshotBench: ParsableCommand {
         // from one run to the next).
         var baseline: [Double] = []
         var everySecond: [Double] = []
+        var slowdownSnapshots = 0
         for pair in 0..<pairs {
             // ABBA order: a drift of the machine's speed over the runs
             // (it drifts: huge pages, other tenants) cancels out.
             if pair % 2 == 0 {
                 baseline.append(try mutator.run(intervalMs: nil, snapshots: nil, seconds: seconds).rate)
-                everySecond.append(try mutator.run(intervalMs: slowdownInterval, snapshots: nil, seconds: seconds).rate)
+                let run = try mutator.run(intervalMs: slowdownInterval, snapshots: nil, seconds: seconds)
+                everySecond.append(run.rate)
+                slowdownSnapshots += run.pauses.count
             } else {
-                everySecond.append(try mutator.run(intervalMs: slowdownInterval, snapshots: nil, seconds: seconds).rate)
+                let run = try mutator.run(intervalMs: slowdownInterval, snapshots: nil, seconds: seconds)
+                everySecond.append(run.rate)
+                slowdownSnapshots += run.pauses.count
                 baseline.append(try mutator.run(intervalMs: nil, snapshots: nil, seconds: seconds).rate)
             }
         }
@@ -125,7 +133,8 @@ struct SnapshotBench: ParsableCommand {
                      pauseMaxMilliseconds: pauses.max() ?? 0, snapshots: pauses.count,
                      updatesPerSecondBaseline: baseRate, updatesPerSecondWithSnapshots: snapshotRate,
                      slowdownPercent: percentile(slowdowns, 0.5),
-                     slowdownMinPercent: slowdowns.min() ?? 0, slowdownMaxPercent: slowdowns.max() ?? 0)
+                     slowdownMinPercent: slowdowns.min() ?? 0, slowdownMaxPercent: slowdowns.max() ?? 0,
+                     slowdownSnapshots: slowdownSnapshots)
     }
 
     /// A snapshot write's failure, reported on the writer thread.
@@ -229,6 +238,8 @@ struct SnapshotBenchResults: Encodable {
         /// The range of the pairs' slowdowns (the machine's noise).
         let slowdownMinPercent: Double
         let slowdownMaxPercent: Double
+        /// Snapshots taken during the runs with snapshots.
+        let slowdownSnapshots: Int
         enum CodingKeys: String, CodingKey {
             case snapshots
             case heapMiB = "heap_mib"
@@ -241,6 +252,7 @@ struct SnapshotBenchResults: Encodable {
             case slowdownPercent = "slowdown_percent"
             case slowdownMinPercent = "slowdown_min_percent"
             case slowdownMaxPercent = "slowdown_max_percent"
+            case slowdownSnapshots = "slowdown_snapshots"
         }
     }
     var heaps: [Heap] = []

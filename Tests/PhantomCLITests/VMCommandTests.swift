@@ -52,7 +52,7 @@ import Testing
         #expect(result.exitedWith0, "\(result)")
         struct Heap: Decodable {
             let heap_mib: Int; let pause_p50_ms: Double; let pause_p99_ms: Double; let snapshots: Int
-            let working_set_mib: Int; let slowdown_percent: Double
+            let working_set_mib: Int; let slowdown_percent: Double; let slowdown_snapshots: Int
         }
         struct Figures: Decodable { let heaps: [Heap] }
         let figures = try JSONDecoder().decode(Figures.self, from: Data(result.stdout.utf8))
@@ -60,8 +60,11 @@ import Testing
         for heap in figures.heaps {
             #expect(heap.snapshots == 5 && heap.pause_p50_ms > 0 && heap.pause_p99_ms >= heap.pause_p50_ms)
             #expect(heap.working_set_mib == heap.heap_mib)
+            #expect(heap.slowdown_snapshots >= 1)
         }
         let bad = try phantom("bench", "snapshot", "--heaps", "0")
         #expect(bad.exited(64) && bad.stderr.contains("--heaps takes sizes"), "\(bad)")
+        let short = try phantom("bench", "snapshot", "--seconds", "1", "--slowdown-interval", "1000")
+        #expect(short.exited(64) && short.stderr.contains("at least two --slowdown-interval periods"), "\(short)")
     }
 }

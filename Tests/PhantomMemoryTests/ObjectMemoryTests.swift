@@ -151,6 +151,7 @@ func listValues(_ memory: ObjectMemory, _ head: ObjectRef) -> [Int] {
         final class Reports: @unchecked Sendable {
             let lock = NSLock()
             var epochs: [UInt32] = []
+            var pauses: [UInt64] = []
             var failures = 0
         }
         let heap = try Heap.create()
@@ -161,7 +162,11 @@ func listValues(_ memory: ObjectMemory, _ head: ObjectRef) -> [Int] {
         let writer = SnapshotWriter(space: heap.space) { report in
             reports.lock.withLock {
                 if case .success = report.result { reports.epochs.append(report.ticket.epoch) } else { reports.failures += 1 }
+                reports.pauses.append(report.pauseNanos)
             }
+            // A slow report: the next snapshot is begun (and handed over)
+            // meanwhile, and must not change what this one reports.
+            if report.ticket.epoch % 3 == 0 { usleep(300) }
         }
         var begun: [UInt32] = []
         var step: UInt64 = 0
@@ -170,13 +175,14 @@ func listValues(_ memory: ObjectMemory, _ head: ObjectRef) -> [Int] {
             step += 1
             for cell in 0..<cells { heap.memory.setWord(table, at: cell * 8, step) }
             if let ticket = heap.space.beginSnapshot() {
-                writer.write(ticket)
+                writer.write(ticket, pauseNanos: UInt64(ticket.epoch) * 1000)
                 begun.append(ticket.epoch)
             }
         }
         writer.waitUntilIdle()
         writer.stop()
         #expect(reports.lock.withLock { reports.epochs } == begun)
+        #expect(reports.lock.withLock { reports.pauses } == begun.map { UInt64($0) * 1000 })
         #expect(reports.lock.withLock { reports.failures } == 0)
         for snapshot in heap.store.snapshots {
             let copy = FaultyBlockDevice(durableContents: heap.device.contents)
