@@ -33,10 +33,10 @@ struct SnapshotBench: ParsableCommand {
     @Option(help: "Heap sizes in MiB, comma-separated.") var heaps: String = "10,100,1024"
     @Option(help: "Working set the mutator updates, MiB (at most the heap).") var workingSet: Int = 10
     @Flag(help: "Update random objects of the whole heap (the worst case for the writer).") var uniform = false
-    @Option(help: "Pauses to measure for each heap.") var snapshots: Int = 200
+    @Option(help: "Pauses to measure for each heap.") var snapshots: Int = 500
     @Option(help: "Seconds of each slowdown run (at least two snapshot intervals).") var seconds: Double = 3
     @Option(help: "Slowdown runs: this many pairs of one without and one with snapshots.") var pairs: Int = 6
-    @Option(help: "Time between snapshot requests for the pauses, ms.") var interval: Int = 100
+    @Option(help: "Time between snapshot requests for the pauses, ms.") var interval: Int = 50
     @Option(help: "Time between snapshots for the slowdown figure, ms.") var slowdownInterval: Int = 1000
 
     func validate() throws {
