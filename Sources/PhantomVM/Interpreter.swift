@@ -104,6 +104,39 @@ extension VirtualMachine {
         var this: ObjectRef { ObjectRef(raw: objects[2 - VirtualMachine.frameFixedRefs]) }
         /// The frame's plain bytes: pc, stack pointers, depth, then the integer stack.
         var data: UnsafeMutableRawPointer { UnsafeMutableRawPointer(integers) - 16 }
+
+        /// A binary int operation: `b` on top of the integer stack, `a`
+        /// below it; the result replaces `a`.
+        @inline(__always)
+        mutating func binary(_ operation: (_ a: Int32, _ b: Int32) -> Int64) {
+            isp &-= 1
+            integers[isp &- 1] = operation(Int32(truncatingIfNeeded: integers[isp &- 1]), Int32(truncatingIfNeeded: integers[isp]))
+        }
+    }
+
+    /// A big-endian, signed 32-bit operand at `at`: one unaligned load and a
+    /// byte swap.
+    @inline(__always)
+    static func operand32(_ code: UnsafePointer<UInt8>, _ at: Int) -> Int {
+        Int(Int32(bitPattern: UInt32(bigEndian: UnsafeRawPointer(code + at).loadUnaligned(as: UInt32.self))))
+    }
+
+    /// The superinstructions `iconst K; OP` with a binary int `OP` (`a` on
+    /// the stack, `K` the constant at `pc`): both count, or with one
+    /// instruction of budget left only the `iconst` runs.
+    @inline(__always)
+    static func constantOperation(_ r: inout Registers, pc: inout Int, executed: inout Int, budget: Int,
+                                  _ operation: (_ a: Int32, _ k: Int32) -> Int64) {
+        let k = Int32(truncatingIfNeeded: operand32(r.codeBytes, pc))
+        if executed < budget {
+            r.integers[r.isp &- 1] = operation(Int32(truncatingIfNeeded: r.integers[r.isp &- 1]), k)
+            pc &+= 5
+            executed &+= 1
+        } else {
+            r.integers[r.isp] = Int64(k)
+            r.isp &+= 1
+            pc &+= 4
+        }
     }
 
     /// Makes `frame` current: loads its registers and marks its pages dirty
@@ -419,16 +452,6 @@ extension VirtualMachine {
         return true
     }
 
-    /// Runs an out-of-line part of the interpreter on a copy of the
-    /// registers: the loop's own registers never have their address taken,
-    /// so they can stay in machine registers.
-    @inline(__always)
-    func spilled<T>(_ r: inout Registers, _ body: (inout Registers) -> T) -> T {
-        var copy = r
-        defer { r = copy }
-        return body(&copy)
-    }
-
     /// Runs `body` on the registers with the loop's local program counter
     /// written back first and read again after.
     @inline(__always)
@@ -456,10 +479,7 @@ extension VirtualMachine {
         var executed = 0
         var running = true
 
-        /// A big-endian 32-bit operand: one unaligned load and a byte swap.
-        @inline(__always) func u32(_ code: UnsafePointer<UInt8>, _ at: Int) -> Int {
-            Int(Int32(bitPattern: UInt32(bigEndian: UnsafeRawPointer(code + at).loadUnaligned(as: UInt32.self))))
-        }
+        @inline(__always) func u32(_ code: UnsafePointer<UInt8>, _ at: Int) -> Int { Self.operand32(code, at) }
 
         loop: while executed < budget {
             executed &+= 1
@@ -606,64 +626,36 @@ extension VirtualMachine {
                 r.osp &-= 1
                 r.integers[r.isp] = Int64(Self.unbox(object))
                 r.isp &+= 1
-            // Binary integer operations: b on top, a below; the result replaces a.
-            // One case each: a shared case with an inner switch would dispatch twice.
+            // Binary integer operations (`Registers.binary`). One case each: a
+            // shared case with an inner switch would dispatch twice.
             case .isum:  // isum
-                r.isp &-= 1
-                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp &- 1])
-                r.integers[r.isp &- 1] = Int64(a &+ b)
+                r.binary { a, b in Int64(a &+ b) }
             case .imul:  // imul
-                r.isp &-= 1
-                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp &- 1])
-                r.integers[r.isp &- 1] = Int64(a &* b)
+                r.binary { a, b in Int64(a &* b) }
             case .isubul:  // isubul: upper - lower
-                r.isp &-= 1
-                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp &- 1])
-                r.integers[r.isp &- 1] = Int64(b &- a)
+                r.binary { a, b in Int64(b &- a) }
             case .isublu:  // isublu: lower - upper
-                r.isp &-= 1
-                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp &- 1])
-                r.integers[r.isp &- 1] = Int64(a &- b)
+                r.binary { a, b in Int64(a &- b) }
             case .ior:  // ior
-                r.isp &-= 1
-                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp &- 1])
-                r.integers[r.isp &- 1] = Int64(a | b)
+                r.binary { a, b in Int64(a | b) }
             case .iand:  // iand
-                r.isp &-= 1
-                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp &- 1])
-                r.integers[r.isp &- 1] = Int64(a & b)
+                r.binary { a, b in Int64(a & b) }
             case .ixor:  // ixor
-                r.isp &-= 1
-                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp &- 1])
-                r.integers[r.isp &- 1] = Int64(a ^ b)
+                r.binary { a, b in Int64(a ^ b) }
             case .logOr:  // log_or
-                r.isp &-= 1
-                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp &- 1])
-                r.integers[r.isp &- 1] = Int64(a != 0 || b != 0 ? 1 : 0)
+                r.binary { a, b in a != 0 || b != 0 ? 1 : 0 }
             case .logAnd:  // log_and
-                r.isp &-= 1
-                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp &- 1])
-                r.integers[r.isp &- 1] = Int64(a != 0 && b != 0 ? 1 : 0)
+                r.binary { a, b in a != 0 && b != 0 ? 1 : 0 }
             case .logXor:  // log_xor
-                r.isp &-= 1
-                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp &- 1])
-                r.integers[r.isp &- 1] = Int64((a != 0) != (b != 0) ? 1 : 0)
+                r.binary { a, b in (a != 0) != (b != 0) ? 1 : 0 }
             case .ige:  // ige
-                r.isp &-= 1
-                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp &- 1])
-                r.integers[r.isp &- 1] = Int64(a >= b ? 1 : 0)
+                r.binary { a, b in a >= b ? 1 : 0 }
             case .ile:  // ile
-                r.isp &-= 1
-                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp &- 1])
-                r.integers[r.isp &- 1] = Int64(a <= b ? 1 : 0)
+                r.binary { a, b in a <= b ? 1 : 0 }
             case .igt:  // igt
-                r.isp &-= 1
-                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp &- 1])
-                r.integers[r.isp &- 1] = Int64(a > b ? 1 : 0)
+                r.binary { a, b in a > b ? 1 : 0 }
             case .ilt:  // ilt
-                r.isp &-= 1
-                let b = Int32(truncatingIfNeeded: r.integers[r.isp]), a = Int32(truncatingIfNeeded: r.integers[r.isp &- 1])
-                r.integers[r.isp &- 1] = Int64(a < b ? 1 : 0)
+                r.binary { a, b in a < b ? 1 : 0 }
             case .idivul:  // idivul
                 if !Self.divide(&r, upperIsDividend: true, remainder: false) {
                     pc &-= 1
@@ -725,41 +717,11 @@ extension VirtualMachine {
                     executed &+= 1
                 }
             case .iconstIsublu:  // iconst K; isublu
-                let k = Int32(truncatingIfNeeded: u32(r.codeBytes, pc))
-                if executed < budget {
-                    let a = Int32(truncatingIfNeeded: r.integers[r.isp &- 1])
-                    r.integers[r.isp &- 1] = Int64(a &- k)
-                    pc &+= 5
-                    executed &+= 1
-                } else {
-                    r.integers[r.isp] = Int64(k)
-                    r.isp &+= 1
-                    pc &+= 4
-                }
+                Self.constantOperation(&r, pc: &pc, executed: &executed, budget: budget) { a, k in Int64(a &- k) }
             case .iconstIsum:  // iconst K; isum
-                let k = Int32(truncatingIfNeeded: u32(r.codeBytes, pc))
-                if executed < budget {
-                    let a = Int32(truncatingIfNeeded: r.integers[r.isp &- 1])
-                    r.integers[r.isp &- 1] = Int64(a &+ k)
-                    pc &+= 5
-                    executed &+= 1
-                } else {
-                    r.integers[r.isp] = Int64(k)
-                    r.isp &+= 1
-                    pc &+= 4
-                }
+                Self.constantOperation(&r, pc: &pc, executed: &executed, budget: budget) { a, k in Int64(a &+ k) }
             case .iconstIlt:  // iconst K; ilt
-                let k = Int32(truncatingIfNeeded: u32(r.codeBytes, pc))
-                if executed < budget {
-                    let a = Int32(truncatingIfNeeded: r.integers[r.isp &- 1])
-                    r.integers[r.isp &- 1] = a < k ? 1 : 0
-                    pc &+= 5
-                    executed &+= 1
-                } else {
-                    r.integers[r.isp] = Int64(k)
-                    r.isp &+= 1
-                    pc &+= 4
-                }
+                Self.constantOperation(&r, pc: &pc, executed: &executed, budget: budget) { a, k in a < k ? 1 : 0 }
             case .iconstIltJz:  // iconst K; ilt; jz L: iconst (5 bytes), ilt (1), jz (5)
                 let k = Int32(truncatingIfNeeded: u32(r.codeBytes, pc))
                 if budget &- executed >= 2 {
@@ -806,12 +768,8 @@ extension VirtualMachine {
             case .prefixLong: if !synced(&pc, &r, { prefixed(.long, thread: thread, &$0) }) { running = false; break loop }  // prefix_long + the instruction
             case .prefixFloat: if !synced(&pc, &r, { prefixed(.float, thread: thread, &$0) }) { running = false; break loop }  // prefix_float + the instruction
             case .prefixDouble: if !synced(&pc, &r, { prefixed(.double, thread: thread, &$0) }) { running = false; break loop }  // prefix_double + the instruction
-            case .ieq:  // ieq (int)
-                r.isp &-= 1
-                r.integers[r.isp &- 1] = Int32(truncatingIfNeeded: r.integers[r.isp]) == Int32(truncatingIfNeeded: r.integers[r.isp &- 1]) ? 1 : 0
-            case .ineq:  // ineq (int)
-                r.isp &-= 1
-                r.integers[r.isp &- 1] = Int32(truncatingIfNeeded: r.integers[r.isp]) != Int32(truncatingIfNeeded: r.integers[r.isp &- 1]) ? 1 : 0
+            case .ieq: r.binary { a, b in a == b ? 1 : 0 }  // ieq (int)
+            case .ineq: r.binary { a, b in a != b ? 1 : 0 }  // ineq (int)
             case .fromi: r.integers[r.isp &- 1] = Self.convert(r.integers[r.isp &- 1], from: nil, to: nil)  // fromi: to int
             case .froml: r.integers[r.isp &- 1] = Self.convert(r.integers[r.isp &- 1], from: .long, to: nil)  // froml: to int
             case .fromf: r.integers[r.isp &- 1] = Self.convert(r.integers[r.isp &- 1], from: .float, to: nil)  // fromf: to int
@@ -850,20 +808,11 @@ extension VirtualMachine {
                 memory.setReference(mutex, 0, .null)
                 r.osp &-= 1
             case .ishl:  // ishl: the value on top, the count below
-                r.isp &-= 1
-                let value = Int32(truncatingIfNeeded: r.integers[r.isp])
-                let count = Int32(truncatingIfNeeded: r.integers[r.isp &- 1]) & 31
-                r.integers[r.isp &- 1] = Int64(value << count)
+                r.binary { count, value in Int64(value << (count & 31)) }
             case .ishr:  // ishr: the value on top, the count below
-                r.isp &-= 1
-                let value = Int32(truncatingIfNeeded: r.integers[r.isp])
-                let count = Int32(truncatingIfNeeded: r.integers[r.isp &- 1]) & 31
-                r.integers[r.isp &- 1] = Int64(value >> count)
+                r.binary { count, value in Int64(value >> (count & 31)) }
             case .ushr:  // ushr: the value on top, the count below
-                r.isp &-= 1
-                let value = Int32(truncatingIfNeeded: r.integers[r.isp])
-                let count = Int32(truncatingIfNeeded: r.integers[r.isp &- 1]) & 31
-                r.integers[r.isp &- 1] = Int64(Int32(bitPattern: UInt32(bitPattern: value) >> UInt32(count)))
+                r.binary { count, value in Int64(Int32(bitPattern: UInt32(bitPattern: value) >> UInt32(count & 31))) }
             default:
                 pc &-= 1
                 if !synced(&pc, &r, { fault("bad opcode 0x\(String(opcode, radix: 16)) at \($0.pc)", thread: thread, &$0) }) { running = false; break loop }
@@ -879,7 +828,7 @@ extension VirtualMachine {
     /// length-prefixed bytes at `r.pc`; nil, or the fault's message.
     @inline(never)
     func inlineConstant(string: Bool, _ r: inout Registers) -> String? {
-        let length = Int(Int32(bitPattern: UInt32(bigEndian: UnsafeRawPointer(r.codeBytes + r.pc).loadUnaligned(as: UInt32.self))))
+        let length = Self.operand32(r.codeBytes, r.pc)
         let bytes = Array(UnsafeBufferPointer(start: r.codeBytes + (r.pc &+ 4), count: length))
         let value: ObjectRef
         if string {

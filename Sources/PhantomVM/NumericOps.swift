@@ -114,7 +114,7 @@ extension VirtualMachine {
         case 0x10: r.integers[r.isp] = r.integers[r.isp &- 1]; r.isp &+= 1  // is_dup
         case 0x11: r.isp &-= 1  // is_drop
         case 0x26, 0x27:  // is_get, is_set
-            let index = Int(Int32(bitPattern: UInt32(bigEndian: UnsafeRawPointer(r.codeBytes + r.pc).loadUnaligned(as: UInt32.self))))
+            let index = Self.operand32(r.codeBytes, r.pc)
             r.pc &+= 4
             if opcode == 0x26 {
                 r.integers[r.isp] = r.integers[index]
