@@ -167,14 +167,7 @@ public final class Kernel: @unchecked Sendable {
     /// The writer thread (none for a read-only kernel), started at boot so
     /// that no snapshot's pause includes starting it.
     private var snapshotWriter: SnapshotWriter? = nil
-    /// A failed background write, reported on the writer thread (which must
-    /// not hold the kernel).
-    private final class WriterState: @unchecked Sendable {
-        let lock = NSLock()
-        var failure: (any Error)? = nil
-    }
-    private let writerState = WriterState()
-    private var writeFailure: (any Error)? { writerState.lock.withLock { writerState.failure } }
+    private var writeFailure: MemoryError? { snapshotWriter?.failure }
 
     /// Runs the threads until `shouldStop` says so (checked at least every
     /// 20 ms), taking a snapshot every `snapshotInterval`, then takes a final
@@ -235,15 +228,11 @@ public final class Kernel: @unchecked Sendable {
 
     private func startWriter() {
         let log = options.snapshotLog
-        let state = writerState
         snapshotWriter = SnapshotWriter(space: space) { report in
-            switch report.result {
-            case let .success(info):
-                log?(SnapshotReport(id: info.id, pages: Int(info.pagesWritten), bytes: info.bytesWritten,
-                                    pauseNanos: report.pauseNanos, writeNanos: report.writeNanos))
-            case let .failure(error):
-                state.lock.withLock { state.failure = error }
-            }
+            // A failure is kept by the writer (`failure`), for the run loop.
+            guard case let .success(info) = report.result else { return }
+            log?(SnapshotReport(id: info.id, pages: Int(info.pagesWritten), bytes: info.bytesWritten,
+                                pauseNanos: report.pauseNanos, writeNanos: report.writeNanos))
         }
     }
 

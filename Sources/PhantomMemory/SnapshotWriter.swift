@@ -35,6 +35,7 @@ public final class SnapshotWriter: @unchecked Sendable {
     private var pending: (ticket: SnapshotTicket, pauseNanos: UInt64)? = nil
     /// The thread is writing one (or reporting it).
     private var writing = false
+    private var firstFailure: MemoryError? = nil
     private var stopping = false
     private var thread: pthread_t? = nil
 
@@ -75,6 +76,14 @@ public final class SnapshotWriter: @unchecked Sendable {
         pthread_mutex_unlock(&lock)
     }
 
+    /// The first snapshot that failed to be written, if any (its pages stay
+    /// owed to the next one). Any thread.
+    public var failure: MemoryError? {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        return firstFailure
+    }
+
     /// Waits until the writer has nothing to write.
     public func waitUntilIdle() {
         pthread_mutex_lock(&lock)
@@ -106,6 +115,7 @@ public final class SnapshotWriter: @unchecked Sendable {
             do { result = .success(try space.writeSnapshot(ticket)) } catch { result = .failure(error) }
             done(Report(ticket: ticket, pauseNanos: pause, result: result, writeNanos: HostClock.monotonicNanos() - start))
             pthread_mutex_lock(&lock)
+            if case let .failure(error) = result, firstFailure == nil { firstFailure = error }
             writing = false
             pthread_cond_broadcast(&wake)
         }

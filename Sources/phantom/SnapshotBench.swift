@@ -94,10 +94,7 @@ struct SnapshotBench: ParsableCommand {
         try space.takeSnapshot()
         let working = uniform ? leafCount : min(leafCount, Int((UInt64(workingSet) << 20) / 64))
 
-        let failures = WriterFailures()
-        let writer = SnapshotWriter(space: space) { report in
-            if case let .failure(error) = report.result { failures.lock.withLock { failures.error = error } }
-        }
+        let writer = SnapshotWriter(space: space) { _ in }
         defer { writer.stop() }
         let mutator = Mutator(memory: memory, space: space, writer: writer, bucketSize: bucketSize, leaves: working)
         let paused = try mutator.run(intervalMs: interval, snapshots: snapshots, seconds: nil)
@@ -123,7 +120,7 @@ struct SnapshotBench: ParsableCommand {
             }
         }
         writer.waitUntilIdle()
-        if let error = failures.lock.withLock({ failures.error }) { throw error }
+        if let error = writer.failure { throw error }
         let pauses = paused.pauses.map { Double($0) / 1e6 }
         let baseRate = percentile(baseline, 0.5)
         let snapshotRate = percentile(everySecond, 0.5)
@@ -135,12 +132,6 @@ struct SnapshotBench: ParsableCommand {
                      slowdownPercent: percentile(slowdowns, 0.5),
                      slowdownMinPercent: slowdowns.min() ?? 0, slowdownMaxPercent: slowdowns.max() ?? 0,
                      slowdownSnapshots: slowdownSnapshots)
-    }
-
-    /// A snapshot write's failure, reported on the writer thread.
-    final class WriterFailures: @unchecked Sendable {
-        let lock = NSLock()
-        var error: (any Error)? = nil
     }
 
     struct MutatorRun {
