@@ -119,7 +119,6 @@ struct SnapshotBench: ParsableCommand {
                 baseline.append(try mutator.run(intervalMs: nil, snapshots: nil, seconds: seconds).rate)
             }
         }
-        writer.waitUntilIdle()
         if let error = writer.failure { throw error }
         let pauses = paused.pauses.map { Double($0) / 1e6 }
         let baseRate = percentile(baseline, 0.5)
