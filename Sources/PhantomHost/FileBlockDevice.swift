@@ -28,8 +28,14 @@ public final class FileBlockDevice: BlockDevice {
     private var fd: Int32
 
     /// Opens (or creates) the device at `path` and takes its lock.
-    public init(path: String, mode: Mode) throws(BlockDeviceError) {
+    public convenience init(path: String, mode: Mode) throws(BlockDeviceError) {
+        try self.init(opening: path, namedAs: path, mode: mode)
+    }
+
+    /// Opens the file at `file`, calling it `path` in every message.
+    private init(opening file: String, namedAs path: String, mode: Mode) throws(BlockDeviceError) {
         self.path = path
+        let path = file
         var flags = O_CLOEXEC
         switch mode {
         case .readOnly: flags |= O_RDONLY
@@ -66,6 +72,32 @@ public final class FileBlockDevice: BlockDevice {
     }
 
     deinit { close() }
+
+    /// Creates a new file at `path` all at once: `initialize` fills a
+    /// temporary file beside it, which then takes the name `path` by a hard
+    /// link (an existing file is never replaced). If anything fails (a full
+    /// disk, say), nothing is left at `path` or beside it.
+    public static func createAtomically(path: String, initialize: (FileBlockDevice) throws -> Void) throws -> FileBlockDevice {
+        let temporary = path + ".creating-\(getpid())"
+        unlink(temporary)  // left by a killed process that had our pid
+        let device = try FileBlockDevice(opening: temporary, namedAs: path, mode: .create)
+        do {
+            try initialize(device)
+            try device.flush()
+            guard link(temporary, path) == 0 else { throw BlockDeviceError.cannotOpen(path: path, errno: errno) }
+        } catch {
+            device.close()
+            unlink(temporary)
+            throw error
+        }
+        unlink(temporary)
+        // The new name must survive a power cut too.
+        let slash = path.lastIndex(of: "/")
+        let directory = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+        let handle = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if handle >= 0 { _ = fsync(handle); _ = Glibc_or_Darwin_close(handle) }
+        return device
+    }
 
     /// Releases the lock and the descriptor. Further calls fail with EBADF.
     public func close() {

@@ -101,7 +101,7 @@ final class ConnectionClass: KernelClassHandler {
             memory.setWord(connection, at: 24, UInt64(period))
             memory.setWord(connection, at: 32, UInt64(bitPattern: wallMillis() + period))
         case "fio":
-            switch FileShare.resolve(rest, in: share) {
+            switch FileShare.check(rest, in: share) {
             case .failure(let problem): return .error("connect: \(name): \(problem.description)")
             case .success: scheme = .file
             }
@@ -181,19 +181,15 @@ final class ConnectionClass: KernelClassHandler {
             return .wait(on: connection)
         case .file:
             let name = vm.text(of: memory.reference(connection, 0)) ?? ""
-            let path: String
-            switch FileShare.resolve(String(name.dropFirst(4)), in: share) {
-            case .failure(let problem): return .error("\(name): \(problem.description)")
-            case .success(let resolved): path = resolved
-            }
+            let path = String(name.dropFirst(4))
             switch operation {
             case 0:
-                switch FileShare.read(path) {
+                switch FileShare.read(path, in: share) {
                 case .success(let text): return text.map { text in make(vm) { try vm.makeString(text) } } ?? .value(.null)
                 case .failure(let problem): return .error("\(name): \(problem.description)")
                 }
             case 1, 2:
-                switch FileShare.write(path, vm.describe(value), append: operation == 1) {
+                switch FileShare.write(path, in: share, vm.describe(value), append: operation == 1) {
                 case .success: return .value(.null)
                 case .failure(let problem): return .error("\(name): \(problem.description)")
                 }

@@ -1,81 +1,143 @@
 // Host files for `fio:` connections: only inside the directory the image is
 // granted with `--share DIR`. A name is a path relative to that directory
-// ("fio:notes.txt" or "fio:/notes.txt"); "..", and symbolic links that lead
-// out of the directory, are refused.
+// ("fio:notes.txt" or "fio:/notes.txt"); "." and "..", NUL bytes and
+// symbolic links anywhere on the way are refused.
+//
+// Every open walks the path one component at a time from a descriptor of
+// the share, with `openat(..., O_NOFOLLOW)`: there is no check-then-open,
+// so a host process that swaps a directory for a symbolic link while a
+// program runs cannot lead an operation outside the share (finding F8 of
+// the reliability probe of 2026-12-02).
 
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 struct ShareProblem: Error, CustomStringConvertible {
     let description: String
 }
 
 enum FileShare {
-    /// The host path for `name` inside `share`, or why there is none.
-    static func resolve(_ name: String, in share: String?) -> Result<String, ShareProblem> {
-        guard let share else { return .failure(ShareProblem(description: "no directory is shared with this system (phantom run --share DIR)")) }
-        let parts = name.split(separator: "/", omittingEmptySubsequences: true)
+    /// The components of `name`, or why it is refused (no share, no name,
+    /// `.`/`..`, a NUL byte). Checks the text only, not the host.
+    static func components(_ name: String, in share: String?) -> Result<[String], ShareProblem> {
+        guard share != nil else { return .failure(ShareProblem(description: "no directory is shared with this system (phantom run --share DIR)")) }
+        guard !name.utf8.contains(0) else { return .failure(ShareProblem(description: "a NUL byte is not allowed in a file name")) }
+        let parts = name.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         guard !parts.isEmpty else { return .failure(ShareProblem(description: "no file name")) }
         guard !parts.contains(where: { $0 == ".." || $0 == "." }) else {
             return .failure(ShareProblem(description: "'.' and '..' are not allowed: files stay inside the shared directory"))
         }
-        guard let root = realPath(share) else { return .failure(ShareProblem(description: "the shared directory \(share) does not exist")) }
-        let path = root + "/" + parts.joined(separator: "/")
-        // Symbolic links must not lead out: the directory the file is in
-        // must resolve inside the share, and the file itself must not be a
-        // symbolic link (a dangling one could point anywhere); it is opened
-        // with O_NOFOLLOW too.
-        let parent = parts.count == 1 ? root : root + "/" + parts.dropLast().joined(separator: "/")
-        guard let resolvedParent = realPath(parent) else {
-            return .failure(ShareProblem(description: "no such directory in the shared directory"))
-        }
-        guard resolvedParent == root || resolvedParent.hasPrefix(root + "/") else {
-            return .failure(ShareProblem(description: "the path leads out of the shared directory"))
-        }
-        var info = stat()
-        if lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFLNK {
-            return .failure(ShareProblem(description: "the file is a symbolic link, which may lead out of the shared directory"))
-        }
-        return .success(resolvedParent + "/" + String(parts.last!))
+        return .success(parts)
     }
 
-    static func realPath(_ path: String) -> String? {
-        guard let resolved = realpath(path, nil) else { return nil }
-        defer { free(resolved) }
-        return String(cString: resolved)
+    /// Checks `name` as `connect` does: its text, and that the directory it
+    /// would be in exists inside the share with no symbolic link on the way.
+    static func check(_ name: String, in share: String?) -> Result<Void, ShareProblem> {
+        components(name, in: share).flatMap { parts in
+            directory(of: parts, in: share!).map { close($0) }
+        }
     }
 
     /// The file's text, nil if it does not exist.
-    static func read(_ path: String) -> Result<String?, ShareProblem> {
-        guard FileManager.default.fileExists(atPath: path) else { return .success(nil) }
-        guard let data = FileManager.default.contents(atPath: path) else { return .failure(ShareProblem(description: "cannot read")) }
-        return .success(String(decoding: data, as: UTF8.self))
+    static func read(_ name: String, in share: String?) -> Result<String?, ShareProblem> {
+        open(name, in: share, flags: O_RDONLY).flatMap { descriptor -> Result<String?, ShareProblem> in
+            guard let descriptor else { return .success(nil) }
+            defer { close(descriptor) }
+            var bytes: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 64 << 10)
+            while true {
+                let count = chunk.withUnsafeMutableBytes { systemRead(descriptor, $0.baseAddress!, $0.count) }
+                if count < 0 {
+                    if errno == EINTR { continue }
+                    return .failure(ShareProblem(description: "cannot read"))
+                }
+                if count == 0 { break }
+                bytes += chunk[0..<count]
+            }
+            return .success(String(decoding: bytes, as: UTF8.self))
+        }
     }
 
-    static func write(_ path: String, _ text: String, append: Bool) -> Result<Void, ShareProblem> {
-        let flags = O_WRONLY | O_CREAT | O_NOFOLLOW | (append ? O_APPEND : O_TRUNC)
-        let descriptor = systemOpen(path, flags, 0o644)
-        guard descriptor >= 0 else { return .failure(ShareProblem(description: "cannot open: \(String(cString: strerror(errno)))")) }
-        defer { close(descriptor) }
-        let bytes = Array(text.utf8)
-        var written = 0
-        while written < bytes.count {
-            let result = bytes.withUnsafeBytes { systemWrite(descriptor, $0.baseAddress! + written, bytes.count - written) }
-            if result < 0 {
-                if errno == EINTR { continue }
-                return .failure(ShareProblem(description: "cannot write: \(String(cString: strerror(errno)))"))
+    /// Appends `text` to the file, or replaces its contents; creates it.
+    static func write(_ name: String, in share: String?, _ text: String, append: Bool) -> Result<Void, ShareProblem> {
+        let flags = O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC)
+        return open(name, in: share, flags: flags).flatMap { descriptor -> Result<Void, ShareProblem> in
+            guard let descriptor else { return .failure(ShareProblem(description: "cannot open: \(String(cString: strerror(ENOENT)))")) }
+            defer { close(descriptor) }
+            let bytes = Array(text.utf8)
+            var written = 0
+            while written < bytes.count {
+                let result = bytes.withUnsafeBytes { systemWrite(descriptor, $0.baseAddress! + written, bytes.count - written) }
+                if result < 0 {
+                    if errno == EINTR { continue }
+                    return .failure(ShareProblem(description: "cannot write: \(String(cString: strerror(errno)))"))
+                }
+                written += result
             }
-            written += result
+            return .success(())
         }
-        return .success(())
+    }
+
+    // MARK: - The walk
+
+    /// Opens the file `name` inside the share: a descriptor of a regular
+    /// file, nil if it does not exist (and `flags` do not create it).
+    private static func open(_ name: String, in share: String?, flags: Int32) -> Result<Int32?, ShareProblem> {
+        components(name, in: share).flatMap { parts in
+            directory(of: parts, in: share!).flatMap { parent -> Result<Int32?, ShareProblem> in
+                defer { close(parent) }
+                // O_NONBLOCK: a FIFO must not hang the open; it is refused below.
+                let descriptor = openat(parent, parts.last!, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0o644)
+                if descriptor < 0 {
+                    let code = errno
+                    if code == ENOENT && flags & O_CREAT == 0 { return .success(nil) }
+                    if code == ELOOP { return .failure(ShareProblem(description: "the file is a symbolic link, which may lead out of the shared directory")) }
+                    return .failure(ShareProblem(description: "cannot open: \(String(cString: strerror(code)))"))
+                }
+                var info = stat()
+                guard fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+                    close(descriptor)
+                    return .failure(ShareProblem(description: flags & O_WRONLY != 0 ? "cannot open: not a regular file" : "cannot read"))
+                }
+                return .success(descriptor)
+            }
+        }
+    }
+
+    /// A descriptor of the directory the file `parts` names is in, reached
+    /// from the share one component at a time without following a link.
+    private static func directory(of parts: [String], in share: String) -> Result<Int32, ShareProblem> {
+        // The share itself was named by the user: a link to it is followed.
+        var current = systemOpen(share, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
+        guard current >= 0 else {
+            let reason = errno == ENOTDIR ? "is not a directory" : "does not exist"
+            return .failure(ShareProblem(description: "the shared directory \(share) \(reason)"))
+        }
+        for part in parts.dropLast() {
+            let next = openat(current, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            let code = errno
+            close(current)
+            guard next >= 0 else {
+                if code == ELOOP || code == ENOTDIR {
+                    return .failure(ShareProblem(description: "the path leads through a symbolic link or a file, which may lead out of the shared directory"))
+                }
+                return .failure(ShareProblem(description: "no such directory in the shared directory"))
+            }
+            current = next
+        }
+        return .success(current)
     }
 }
 
 #if canImport(Glibc)
-import Glibc
+private func systemRead(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int { Glibc.read(fd, buffer, count) }
 private func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int { Glibc.write(fd, buffer, count) }
 private func systemOpen(_ path: String, _ flags: Int32, _ mode: mode_t) -> Int32 { Glibc.open(path, flags, mode) }
 #elseif canImport(Darwin)
-import Darwin
+private func systemRead(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int { Darwin.read(fd, buffer, count) }
 private func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int { Darwin.write(fd, buffer, count) }
 private func systemOpen(_ path: String, _ flags: Int32, _ mode: mode_t) -> Int32 { Darwin.open(path, flags, mode) }
 #endif

@@ -42,7 +42,7 @@ public final class Kernel: @unchecked Sendable {
         public var share: String? = nil
         /// Where console output goes (the console connection).
         public var console: @Sendable (String) -> Void = { text in
-            FileHandle.standardOutput.write(Data(text.utf8))
+            StandardOutput.write(text)
         }
         /// Called on the writer thread after each snapshot is durable.
         public var snapshotLog: (@Sendable (SnapshotReport) -> Void)? = nil
@@ -89,8 +89,12 @@ public final class Kernel: @unchecked Sendable {
                 store = try Store.open(device, readOnly: options.readOnly, verification: .newestSnapshot)
             } else {
                 guard !options.mustExist && !options.readOnly else { throw KernelError("no image at \(options.imagePath) (phantom run creates one)") }
-                device = try FileBlockDevice(path: options.imagePath, mode: .create)
-                store = try Store.create(on: device, logicalSize: options.capacity, keep: options.keep)
+                // Atomic: a failure (a full disk) leaves no half-made image.
+                var made: Store?
+                device = try FileBlockDevice.createAtomically(path: options.imagePath) { device in
+                    made = try Store.create(on: device, logicalSize: options.capacity, keep: options.keep)
+                }
+                store = made!
                 isNew = true
             }
         } catch let error as KernelError {
@@ -181,6 +185,10 @@ public final class Kernel: @unchecked Sendable {
         var nextSnapshot = HostClock.monotonicNanos() &+ (interval == 0 ? UInt64.max / 2 : interval)
         var reason = StopReason.requested
         while !shouldStop() {
+            if StandardOutput.isClosed {
+                reason = .outputClosed
+                break
+            }
             if !vm.hasPotentialWork {
                 reason = vm.threads.allSatisfy({ vm.state(of: $0) == .finished || vm.state(of: $0) == .failed }) ? .allEnded : .deadlock
                 break
@@ -212,6 +220,9 @@ public final class Kernel: @unchecked Sendable {
         case allEnded
         /// Threads remain, but each waits for another.
         case deadlock
+        /// Standard output lost its reader (a closed pipe): the console
+        /// cannot be written any more.
+        case outputClosed
     }
 
     /// Begins a snapshot at this safepoint and lets the writer thread write

@@ -60,7 +60,7 @@ struct CompileCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let classes = try compileSources(files)
-            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+            try makeOutputDirectory(output)
             for cls in classes {
                 let path = "\(output)/\(Compiler.classFileName(cls.name))"
                 guard FileManager.default.createFile(atPath: path, contents: Data(cls.encoded())) else {

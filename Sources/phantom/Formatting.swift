@@ -52,3 +52,15 @@ func printJSON<T: Encodable>(_ value: T) throws {
 func printNow(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
+
+/// Creates the output directory of `compile` or `asm` (and its parents);
+/// says which directory and why if it cannot.
+func makeOutputDirectory(_ path: String) throws {
+    do {
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    } catch {
+        // Foundation's error names no reason a user can act on: ask the host.
+        let reason = mkdir(path, 0o755) == 0 ? "it vanished while being made" : String(cString: strerror(errno))
+        throw UserError("cannot create the output directory \(path): \(reason)")
+    }
+}

@@ -26,25 +26,21 @@ struct ImageCommand: ParsableCommand {
         func run() throws {
             try reportingErrors {
                 let bytes = parseSize(size)!
-                let device: FileBlockDevice
-                var isBlockDevice = false
                 var info = stat()
+                let store: Store
                 if stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFBLK {
-                    device = try FileBlockDevice(path: path, mode: .readWrite)
-                    isBlockDevice = true
+                    store = try Store.create(on: try FileBlockDevice(path: path, mode: .readWrite), logicalSize: bytes, keep: keep)
                 } else {
                     if access(path, F_OK) == 0 {
                         throw UserError("\(path) already exists; remove it or choose another path (an existing file is never overwritten)")
                     }
-                    device = try FileBlockDevice(path: path, mode: .create)
+                    var made: Store?
+                    _ = try FileBlockDevice.createAtomically(path: path) { device in
+                        made = try Store.create(on: device, logicalSize: bytes, keep: keep)
+                    }
+                    store = made!
                 }
-                do {
-                    let store = try Store.create(on: device, logicalSize: bytes, keep: keep)
-                    print("created \(path): \(formatBytes(store.pageCount * UInt64(Layout.blockSize))) logical space, keeps \(keep) snapshots")
-                } catch {
-                    if !isBlockDevice { unlink(path) }
-                    throw error
-                }
+                print("created \(path): \(formatBytes(store.pageCount * UInt64(Layout.blockSize))) logical space, keeps \(keep) snapshots")
             }
         }
     }
@@ -156,6 +152,8 @@ struct ImageCommand: ParsableCommand {
         @Argument(help: "Path of an existing image.") var path: String
         @Option(help: "Pages changed in each snapshot.") var pages: Int
         @Option(help: "Number of snapshots to write.") var snapshots: Int
+        @Flag(help: "Confirm overwriting an image that holds something other than write-test pages (a Phantom system).")
+        var yes = false
 
         func validate() throws {
             guard pages >= 1, pages <= 1 << 24 else { throw ValidationError("--pages must be between 1 and 16777216") }
@@ -167,6 +165,10 @@ struct ImageCommand: ParsableCommand {
                 let store = try openImage(path, readOnly: false)
                 guard UInt64(pages) <= store.pageCount else {
                     throw UserError("--pages \(pages) is more than the image's \(store.pageCount) pages")
+                }
+                if !yes, let foreign = try firstForeignPage(store) {
+                    throw UserError("\(path) holds data that write-test did not write (page \(foreign) of snapshot \(store.newestSnapshot?.id ?? 0)): "
+                        + "write-test would overwrite it; run again with --yes to do it")
                 }
                 let memory = UnsafeMutableRawBufferPointer.allocate(byteCount: pages * Layout.blockSize, alignment: 4096)
                 defer { memory.deallocate() }
@@ -183,6 +185,17 @@ struct ImageCommand: ParsableCommand {
                     printNow("committed snapshot \(info.id): \(info.pagesWritten) pages, \(info.bytesWritten) bytes")
                 }
             }
+        }
+
+        /// The first page of the newest snapshot that is not a write-test
+        /// page (a Phantom system's object memory, say), or nil.
+        private func firstForeignPage(_ store: Store) throws -> UInt64? {
+            for page in try store.mappedPages() {
+                let bytes = try store.read(page: page)
+                let magic = bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+                if magic != WriteTestPattern.magic { return page }
+            }
+            return nil
         }
     }
 }

@@ -23,10 +23,20 @@ func parseDuration(_ text: String) -> UInt64? {
     for (suffix, scale) in units where text.hasSuffix(suffix) {
         let number = text.dropLast(suffix.count)
         // "ms" also ends in "s": take the longest unit that leaves a number.
-        if let value = Double(number), value >= 0, value.isFinite { return UInt64(value * scale) }
+        if let value = Double(number) { return nanoseconds(value * scale) }
     }
-    if let value = Double(text), value >= 0, value.isFinite { return UInt64(value * 1e9) }
+    if let value = Double(text) { return nanoseconds(value * 1e9) }
     return nil
+}
+
+/// The longest duration a command takes: 100 years, far below UInt64.max ns
+/// (584 years), so that adding it to a clock reading cannot overflow.
+let longestDuration: Double = 100 * 365.25 * 86_400 * 1e9
+
+/// A non-negative, finite number of nanoseconds up to `longestDuration`, or nil.
+private func nanoseconds(_ value: Double) -> UInt64? {
+    guard value >= 0, value.isFinite, value <= longestDuration else { return nil }
+    return UInt64(value)
 }
 
 /// Loads the classes of a program file: `.pc` (a class file), `.pa`
@@ -112,7 +122,10 @@ func bootKernel(_ image: String, readOnly: Bool = false, mustExist: Bool = false
     } catch {
         let text = "\(error)"
         let hint = "\n(if the newest snapshot is damaged, `phantom snapshots --image \(image)` lists the others and `phantom rollback --image \(image) --to ID` goes back to one)"
-        throw UserError((text.contains(image) ? text : "\(image): \(text)") + (text.contains("not a Phantom image") ? "" : hint))
+        // The rollback hint only where a snapshot is damaged (not for a full
+        // disk, a heap too small to boot, an image that is not one).
+        let damaged = ["checksum", "damaged", "unreadable", "not readable"].contains { text.contains($0) }
+        throw UserError((text.contains(image) ? text : "\(image): \(text)") + (damaged && !text.contains("not a Phantom image") ? hint : ""))
     }
 }
 
@@ -133,12 +146,17 @@ struct RunCommand: ParsableCommand {
 
     func validate() throws {
         if let file, !FileManager.default.fileExists(atPath: file) { throw ValidationError("no such file: \(file)") }
-        guard parseDuration(snapshotInterval) != nil else { throw ValidationError("--snapshot-interval: expected a duration such as 100ms or 1s, not \(snapshotInterval)") }
-        if let share, !FileManager.default.fileExists(atPath: share) { throw ValidationError("--share: \(share) does not exist") }
+        guard parseDuration(snapshotInterval) != nil else { throw ValidationError("--snapshot-interval: expected a duration such as 100ms or 1s (at most 100 years), not \(snapshotInterval)") }
+        if let share {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: share, isDirectory: &isDirectory) else { throw ValidationError("--share: \(share) does not exist") }
+            guard isDirectory.boolValue else { throw ValidationError("--share: \(share) is not a directory") }
+        }
     }
 
     func run() throws {
         try reportingErrors {
+            StandardOutput.ignoreBrokenPipe()
             let classes = try file.map { try withStarters(try loadProgram($0)) }
             let marks = markSnapshots
             let verbose = self.verbose
@@ -148,7 +166,7 @@ struct RunCommand: ParsableCommand {
                 options.share = share
                 options.snapshotLog = { report in
                     logger.log(report)
-                    if marks { FileHandle.standardOutput.write(Data("#durable \(report.id)\n".utf8)) }
+                    if marks { StandardOutput.write("#durable \(report.id)\n") }
                 }
             }
             if let classes, let file {
@@ -160,6 +178,9 @@ struct RunCommand: ParsableCommand {
                 if !alive {
                     try kernel.install(classes)
                     try kernel.start(className: name)
+                    // Durable before its first instruction: a kill at any
+                    // moment after this keeps the program (finding F1).
+                    try kernel.finalSnapshot()
                     if verbose { logger.info("started \(name).run in a new thread") }
                 } else if verbose {
                     logger.info("\(name) already runs in this image: resuming it")
@@ -174,12 +195,14 @@ struct RunCommand: ParsableCommand {
             }
             installStopHandlers()
             if verbose { logger.info("booted \(imageOption.image) (boot \(kernel.vm.bootCount), \(kernel.vm.threads.count) threads)") }
-            if marks { kernel.onSnapshotBegin = { FileHandle.standardOutput.write(Data("#snapshot\n".utf8)) } }
+            if marks { kernel.onSnapshotBegin = { StandardOutput.write("#snapshot\n") } }
             let threadsBefore = Set(kernel.vm.threads.filter { kernel.vm.state(of: $0) == .failed })
             let reason = try kernel.run { phantom_atomic_load_u32(stopCell) != 0 }
             switch reason {
             case .requested: if verbose { logger.info("stopped; final snapshot taken") }
             case .allEnded: if verbose { logger.info("every thread has ended; final snapshot taken") }
+            case .outputClosed:
+                printError("phantom: standard output was closed; stopped after a final snapshot")
             case .deadlock:
                 printError("phantom: every remaining thread waits for another (deadlock); stopped after a final snapshot")
                 throw ExitCode(3)

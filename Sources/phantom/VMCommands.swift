@@ -24,7 +24,7 @@ struct AsmCommand: ParsableCommand {
                 for problem in error.errors { printError(problem.description) }
                 throw UserError("\(error.errors.count) error(s) in \(file); nothing written")
             }
-            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+            try makeOutputDirectory(output)
             for cls in classes {
                 let path = "\(output)/\(classFileName(cls.name))"
                 guard FileManager.default.createFile(atPath: path, contents: Data(cls.encoded())) else {

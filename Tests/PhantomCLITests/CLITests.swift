@@ -163,3 +163,50 @@ extension ISO8601DateFormatter {
         return formatter
     }()
 }
+
+extension CLITests {
+    /// F16: write-test does not overwrite a Phantom system's image without
+    /// --yes; on its own test images it needs none.
+    @Test func writeTestRefusesAPhantomImageWithoutYes() throws {
+        try requirePhantom()
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let program = dir.file("hello.pa")
+        try KernelTests.counter.write(toFile: program, atomically: true, encoding: .utf8)
+        let image = dir.file("system.img")
+        let installed = try phantom("install", "--image", image, program)
+        try #require(installed.exitedWith0, "\(installed)")
+        let before = try #require(fileBytes(image))
+        let refused = try phantom("image", "write-test", image, "--pages", "4", "--snapshots", "1")
+        #expect(refused.exited(1) && refused.stderr.contains("--yes") && refused.stderr.contains("write-test did not write"), "\(refused)")
+        #expect(fileBytes(image) == before, "a refused write-test changed the image")
+        let forced = try phantom("image", "write-test", image, "--pages", "4", "--snapshots", "1", "--yes")
+        #expect(forced.exitedWith0, "\(forced)")
+    }
+
+    /// F10: a closed standard output (`phantom run | head -1`) stops the
+    /// system with a final snapshot, not by SIGPIPE; the next run resumes.
+    @Test func aClosedStandardOutputStopsWithAFinalSnapshot() throws {
+        try requirePhantom()
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let program = dir.file("counter.pa")
+        try KernelTests.counter.write(toFile: program, atomically: true, encoding: .utf8)
+        let image = dir.file("pipe.img")
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+        // POSIX sh has no PIPESTATUS: the run's status comes back through a file.
+        shell.arguments = ["-c", "(\"$0\" run --image \"$1\" \"$2\" 2>\"$3\"; echo $? >\"$3.status\") | head -1 >/dev/null",
+                           phantomPath, image, program, dir.file("err")]
+        try shell.run()
+        let deadline = Date().addingTimeInterval(30)
+        while shell.isRunning && Date() < deadline { usleep(20_000) }
+        if shell.isRunning { shell.terminate() }
+        let status = try String(contentsOfFile: dir.file("err.status"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let errors = (try? String(contentsOfFile: dir.file("err"), encoding: .utf8)) ?? ""
+        #expect(status == "0", "run ended with status \(status) (141 is SIGPIPE): \(errors)")
+        #expect(errors.contains("standard output was closed; stopped after a final snapshot"), "\(errors)")
+        let snapshots = try phantom("snapshots", "--image", image, "--json")
+        #expect(snapshots.exitedWith0 && snapshots.stdout.contains("\"id\""), "\(snapshots)")
+    }
+}

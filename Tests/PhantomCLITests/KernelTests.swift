@@ -723,6 +723,11 @@ import Darwin
         #expect(unknown.exited(1) && unknown.stderr.contains("no class named nosuchclass"), "\(unknown)")
         let badDuration = try phantom("run", "--image", image, "--snapshot-interval", "soon")
         #expect(badDuration.exited(64), "\(badDuration)")
+        // Huge durations are usage errors, not a trap converting them (F4).
+        for huge in ["99999999999999999999999", "1e18ms", "9223372036854775807s", "18446744073s", "101y", "1e400"] {
+            let result = try phantom("run", "--image", image, "--snapshot-interval", huge)
+            #expect(result.exited(64) && result.stderr.contains("--snapshot-interval"), "\(huge): \(result)")
+        }
         let noThread = try phantom("kill", "--image", image, "7")
         #expect(noThread.exited(1) && noThread.stderr.contains("no thread 7"), "\(noThread)")
         let badRef = try phantom("inspect", "--image", image, "@0x3")

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Foundation
 import PhantomHost
 import Testing
 
@@ -162,5 +163,37 @@ import Testing
         #expect(throws: BlockDeviceError.io(path: path, operation: "write", errno: EBADF)) {
             try reader.write(bytes: [1], at: 0)
         }
+    }
+}
+
+/// F11: creating an image is atomic: a failing initialization (a full
+/// disk, say) leaves nothing at the path or beside it; a good one leaves
+/// the whole file under its name, and an existing file is never replaced.
+@Test func atomicCreationLeavesNothingHalfMade() throws {
+    struct DiskFull: Error {}
+    try withTemporaryDirectory { directory in
+        let path = directory + "/image"
+        #expect(throws: DiskFull.self) {
+            _ = try FileBlockDevice.createAtomically(path: path) { device in
+                try device.grow(to: 8192)
+                throw DiskFull()
+            }
+        }
+        #expect(access(path, F_OK) != 0)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty)
+
+        let device = try FileBlockDevice.createAtomically(path: path) { device in
+            try device.grow(to: 8192)
+            try device.write(bytes: filled(7, 4096), at: 4096)
+        }
+        #expect(device.path == path)
+        #expect(try device.readBytes(4096, at: 4096) == filled(7, 4096))
+        device.close()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["image"])
+        #expect(throws: (any Error).self) {
+            _ = try FileBlockDevice.createAtomically(path: path) { _ in }
+        }
+        #expect(try FileBlockDevice(path: path, mode: .readOnly).readBytes(4096, at: 4096) == filled(7, 4096))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["image"])
     }
 }
