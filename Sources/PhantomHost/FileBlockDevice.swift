@@ -49,8 +49,22 @@ public final class FileBlockDevice: BlockDevice {
             _ = Glibc_or_Darwin_close(descriptor)
             if mode == .create { unlink(path) }
         }
-        if flock(descriptor, (mode == .readOnly ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0 {
+        // A process killed a moment ago may still hold the lock for about
+        // 100 ms after its parent reaped it (finding F15 of the reliability
+        // probe; the cause is not proven: our guess is that the kernel drops
+        // the dead process's last reference to the file, and with it the
+        // lock, only when I/O it had under way ends). So that a supervisor's
+        // immediate restart does not fail, wait up to
+        // `lockPatienceMicroseconds` for the lock before reporting `.locked`.
+        var waited: UInt32 = 0
+        while flock(descriptor, (mode == .readOnly ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0 {
             let code = errno
+            if code == EINTR { continue }
+            if code == EWOULDBLOCK && waited < Self.lockPatienceMicroseconds {
+                usleep(10_000)
+                waited += 10_000
+                continue
+            }
             abandon(code)
             if code == EWOULDBLOCK { throw .locked(path: path) }
             throw .cannotOpen(path: path, errno: code)
@@ -72,6 +86,10 @@ public final class FileBlockDevice: BlockDevice {
     }
 
     deinit { close() }
+
+    /// How long opening waits for a lock that another process holds before
+    /// it reports `.locked`.
+    static let lockPatienceMicroseconds: UInt32 = 500_000
 
     /// Creates a new file at `path` all at once: `initialize` fills a
     /// temporary file beside it, which then takes the name `path` by a hard

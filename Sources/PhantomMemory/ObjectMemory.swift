@@ -13,7 +13,12 @@
 //  48   8  garbage collections run
 //  56   8  free runs: first free run (chunk of whole pages), 0 if none
 //  64  24*24 per size class: free cell list, bump pointer, bump limit
+// 640   8  bytes allocated (the counter at 40) when the last collection ended
+// 648   8  live bytes that collection left
 // ```
+// The two pacing words make the collector's schedule survive a restart:
+// garbage made before a crash is collected after it (0 in an image made
+// before they existed: the first boot then collects soon).
 // The heap, from page 1 to the heap end, is a sequence of chunks, each
 // starting with a 16-byte chunk header `kind u32, class u32, bytes u64`:
 // - kind 1, small cells: 64 KiB holding cells of one size class;
@@ -78,6 +83,8 @@ public final class ObjectMemory {
     static let collectionsOffset: UInt64 = 48
     static let freeRunsOffset: UInt64 = 56
     static func classOffset(_ index: Int) -> UInt64 { 64 + UInt64(index) * 24 }
+    static let pacingAllocatedOffset: UInt64 = 640
+    static let pacingLiveOffset: UInt64 = 648
 
     /// Size class index for each 16-byte step up to 2048 bytes.
     private let classForSize: [Int]
@@ -398,4 +405,15 @@ public final class ObjectMemory {
     public var objectsAllocated: UInt64 { load64(Self.objectCountOffset) }
     /// Garbage collections run since the heap was created.
     public var collections: UInt64 { load64(Self.collectionsOffset) }
+
+    /// `bytesAllocated` when the last collection ended, and the live bytes
+    /// it left: the collector's pacing, kept in the image so that a restart
+    /// does not start the count again.
+    public var lastCollection: (bytesAllocated: UInt64, liveBytes: UInt64) {
+        get { (load64(Self.pacingAllocatedOffset), load64(Self.pacingLiveOffset)) }
+        set {
+            store64(newValue.bytesAllocated, at: Self.pacingAllocatedOffset)
+            store64(newValue.liveBytes, at: Self.pacingLiveOffset)
+        }
+    }
 }

@@ -360,8 +360,13 @@ extension VirtualMachine {
     // MARK: - Garbage collection pacing
 
     /// Collects garbage at a safepoint once the heap has grown by as much as
-    /// survived the last collection (at least 64 MiB): the cost of a
-    /// collection stays proportional to the allocation that made it due.
+    /// survived the last collection (at least `minimumCollectionAllocation`):
+    /// the cost of a collection stays proportional to the allocation that
+    /// made it due, and the memory a program dirties between snapshots stays
+    /// near its live data plus that allocation, since freed cells are reused
+    /// first. The count lives in the image (`ObjectMemory.lastCollection`):
+    /// a restart goes on with it, so garbage made before a crash is
+    /// collected after it.
     ///
     /// The collection is incremental: a cycle begins at one safepoint and
     /// goes on by a bounded step (`collectionStepBudget` units, about 0.05
@@ -372,16 +377,20 @@ extension VirtualMachine {
         if memory.isCollecting {
             let done = memory.collectionStep(budget: Self.collectionStepBudget) { self.framesToRescan() }
             if done {
-                bytesAtLastCollection = memory.bytesAllocated
-                liveAfterLastCollection = UInt64(memory.lastIncrementalCollection?.liveBytes ?? 0)
+                memory.lastCollection = (memory.bytesAllocated, UInt64(memory.lastIncrementalCollection?.liveBytes ?? 0))
             }
             return
         }
-        let allocated = memory.bytesAllocated
-        guard allocated - bytesAtLastCollection > max(64 << 20, liveAfterLastCollection) else { return }
+        let last = memory.lastCollection
+        guard memory.bytesAllocated &- last.bytesAllocated > max(Self.minimumCollectionAllocation, last.liveBytes) else { return }
         trimSpareFrames()
         memory.beginCollection()
     }
+
+    /// The least allocation between two collections: small, so that a
+    /// program with little live data keeps reusing the same few MiB (and a
+    /// snapshot writes about that much) instead of dirtying fresh memory.
+    static let minimumCollectionAllocation: UInt64 = 2 << 20
 
     /// Work units of one collection step at a safepoint.
     static let collectionStepBudget = 30_000
@@ -406,8 +415,7 @@ extension VirtualMachine {
     public func collectGarbageNow() -> CollectionStats {
         trimSpareFrames()
         let stats = memory.collectGarbage()
-        bytesAtLastCollection = memory.bytesAllocated
-        liveAfterLastCollection = UInt64(stats.liveBytes)
+        memory.lastCollection = (memory.bytesAllocated, UInt64(stats.liveBytes))
         return stats
     }
 }

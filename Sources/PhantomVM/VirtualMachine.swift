@@ -100,8 +100,6 @@ public final class VirtualMachine {
     /// Class name -> class object (rebuilt at boot).
     var classesByName: [String: ObjectRef] = [:]
     /// Garbage collection pacing (transient: a restart starts afresh).
-    var bytesAtLastCollection: UInt64 = 0
-    var liveAfterLastCollection: UInt64 = 0
     /// Method lookups by (class, ordinal): transient, direct-mapped, and
     /// flushed whenever the collector has begun a sweep (a class object's
     /// address could then be reused).
@@ -139,7 +137,6 @@ public final class VirtualMachine {
         callCache = .allocate(capacity: Self.callCacheSize)
         callCache.initialize(repeating: CallCacheEntry(), count: Self.callCacheSize)
         self.console = console
-        bytesAtLastCollection = memory.bytesAllocated
         if memory.root.isNull {
             try createWorld()
         } else {

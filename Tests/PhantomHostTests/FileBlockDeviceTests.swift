@@ -197,3 +197,25 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["image"])
     }
 }
+
+/// F15: a lock released a moment later (a killed writer's) is waited for;
+/// one held on is reported as `.locked` after the patience runs out.
+@Test func openingWaitsBrieflyForALockThatIsReleased() throws {
+    try withTemporaryDirectory { directory in
+        let path = directory + "/image"
+        nonisolated(unsafe) let holder = try FileBlockDevice(path: path, mode: .create)
+        let released = Thread { usleep(150_000); holder.close() }
+        released.start()
+        let started = Date()
+        let second = try FileBlockDevice(path: path, mode: .readWrite)
+        #expect(Date().timeIntervalSince(started) >= 0.1)
+        second.close()
+
+        let keeper = try FileBlockDevice(path: path, mode: .readWrite)
+        defer { keeper.close() }
+        let tried = Date()
+        #expect(throws: BlockDeviceError.self) { _ = try FileBlockDevice(path: path, mode: .readWrite) }
+        let waited = Date().timeIntervalSince(tried)
+        #expect(waited >= 0.4 && waited < 5, "gave up after \(waited) s")
+    }
+}
