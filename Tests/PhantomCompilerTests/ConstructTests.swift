@@ -18,6 +18,18 @@ func expectOutput(_ body: String, members: String = "", classes: String = "", _ 
 @Suite struct ConstructTests {
     // MARK: Program structure
 
+    /// F12 of the reliability probe: `new int[-1]` raises, it does not
+    /// make an empty array.
+    @Test func aNegativeArraySizeRaises() throws {
+        let body = """
+            var n : int = -1;
+            try { var a : int [] = new int[n]; boot.print("made ", a.size()); } catch (var e : string) { boot.print(e); }
+            var b : int [] = new int[0]; boot.print(" ", b.size());
+            var c : int [] = new int[3]; boot.print(" ", c.size(), c[2]);
+            """
+        try expectOutput(body, "negative array size 0 30")
+    }
+
     @Test func helloWorldPrintsThroughBoot16() throws {
         try expectOutput(#"boot.16("hello, world\n");"#, "hello, world\n")
     }
