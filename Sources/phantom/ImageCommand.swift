@@ -264,13 +264,19 @@ struct ImageReport: Encodable {
     }
 }
 
+/// Throws the one message every command gives for a directory named as an image.
+func refuseDirectory(_ path: String) throws {
+    var info = stat()
+    if stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR { throw UserError("\(path) is a directory, not an image") }
+}
+
 /// Opens an image file, with a clear message when there is none.
 func openImage(_ path: String, readOnly: Bool) throws -> Store {
     var info = stat()
     guard stat(path, &info) == 0 else {
         throw UserError("no image at \(path) (create one with 'phantom image create \(path)')")
     }
-    if (info.st_mode & S_IFMT) == S_IFDIR { throw UserError("\(path) is a directory, not an image") }
+    try refuseDirectory(path)
     let device = try FileBlockDevice(path: path, mode: readOnly ? .readOnly : .readWrite)
     return try Store.open(device, readOnly: readOnly)
 }

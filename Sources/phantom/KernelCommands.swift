@@ -111,6 +111,7 @@ func installStopHandlers() {
 }
 
 func bootKernel(_ image: String, readOnly: Bool = false, mustExist: Bool = false, configure: (inout Kernel.Options) -> Void = { _ in }) throws -> Kernel {
+    try refuseDirectory(image)
     var options = Kernel.Options(imagePath: image)
     options.readOnly = readOnly
     options.mustExist = mustExist
@@ -374,6 +375,7 @@ struct FileBlockDeviceHandle {
     let store: Store
     init(path: String, writable: Bool = false) throws {
         guard FileManager.default.fileExists(atPath: path) else { throw UserError("no image at \(path)") }
+        try refuseDirectory(path)
         let device = try FileBlockDevice(path: path, mode: writable ? .readWrite : .readOnly)
         store = try Store.open(device, readOnly: !writable)
     }

@@ -68,6 +68,12 @@ extension CLITests {
         let create = try phantom("image", "create", path)
         #expect(create.exited(1) && create.stderr.contains(path), "\(create)")
         #expect(empty())
+        // The kernel's commands say the same (F12: ps and snapshots spoke of 4096 bytes).
+        for command in [["ps"], ["snapshots"], ["run"], ["inspect"], ["kill", "1"]] {
+            let result = try Child(command + ["--image", path]).wait()
+            #expect(result.exited(1) && result.stderr.contains("\(path) is a directory, not an image"), "\(result)")
+        }
+        #expect(empty())
     }
 
     @Test func randomBytesAreNotAPhantomImageAndStayUntouched() throws {
