@@ -94,13 +94,15 @@ public final class FileBlockDevice: BlockDevice {
     /// Creates a new file at `path` all at once: `initialize` fills a
     /// temporary file beside it, which then takes the name `path` by a hard
     /// link (an existing file is never replaced). If anything fails (a full
-    /// disk, say), nothing is left at `path` or beside it.
-    public static func createAtomically(path: String, initialize: (FileBlockDevice) throws -> Void) throws -> FileBlockDevice {
+    /// disk, say), nothing is left at `path` or beside it. Returns the
+    /// device and what `initialize` made on it.
+    public static func createAtomically<Made>(path: String, initialize: (FileBlockDevice) throws -> Made) throws -> (device: FileBlockDevice, made: Made) {
         let temporary = path + ".creating-\(getpid())"
         unlink(temporary)  // left by a killed process that had our pid
         let device = try FileBlockDevice(opening: temporary, namedAs: path, mode: .create)
+        let made: Made
         do {
-            try initialize(device)
+            made = try initialize(device)
             try device.flush()
             guard link(temporary, path) == 0 else { throw BlockDeviceError.cannotOpen(path: path, errno: errno) }
         } catch {
@@ -114,7 +116,7 @@ public final class FileBlockDevice: BlockDevice {
         let directory = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
         let handle = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if handle >= 0 { _ = fsync(handle); _ = Glibc_or_Darwin_close(handle) }
-        return device
+        return (device, made)
     }
 
     /// Releases the lock and the descriptor. Further calls fail with EBADF.

@@ -67,15 +67,8 @@ enum FileShare {
         return open(name, in: share, flags: flags).flatMap { descriptor -> Result<Void, ShareProblem> in
             guard let descriptor else { return .failure(ShareProblem(description: "cannot open: \(String(cString: strerror(ENOENT)))")) }
             defer { close(descriptor) }
-            let bytes = Array(text.utf8)
-            var written = 0
-            while written < bytes.count {
-                let result = bytes.withUnsafeBytes { systemWrite(descriptor, $0.baseAddress! + written, bytes.count - written) }
-                if result < 0 {
-                    if errno == EINTR { continue }
-                    return .failure(ShareProblem(description: "cannot write: \(String(cString: strerror(errno)))"))
-                }
-                written += result
+            if let code = writeAll(descriptor, text) {
+                return .failure(ShareProblem(description: "cannot write: \(String(cString: strerror(code)))"))
             }
             return .success(())
         }
@@ -134,10 +127,8 @@ enum FileShare {
 
 #if canImport(Glibc)
 private func systemRead(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int { Glibc.read(fd, buffer, count) }
-private func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int { Glibc.write(fd, buffer, count) }
 private func systemOpen(_ path: String, _ flags: Int32, _ mode: mode_t) -> Int32 { Glibc.open(path, flags, mode) }
 #elseif canImport(Darwin)
 private func systemRead(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int { Darwin.read(fd, buffer, count) }
-private func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int { Darwin.write(fd, buffer, count) }
 private func systemOpen(_ path: String, _ flags: Int32, _ mode: mode_t) -> Int32 { Darwin.open(path, flags, mode) }
 #endif

@@ -90,11 +90,9 @@ public final class Kernel: @unchecked Sendable {
             } else {
                 guard !options.mustExist && !options.readOnly else { throw KernelError("no image at \(options.imagePath) (phantom run creates one)") }
                 // Atomic: a failure (a full disk) leaves no half-made image.
-                var made: Store?
-                device = try FileBlockDevice.createAtomically(path: options.imagePath) { device in
-                    made = try Store.create(on: device, logicalSize: options.capacity, keep: options.keep)
+                (device, store) = try FileBlockDevice.createAtomically(path: options.imagePath) { device in
+                    try Store.create(on: device, logicalSize: options.capacity, keep: options.keep)
                 }
-                store = made!
                 isNew = true
             }
         } catch let error as KernelError {

@@ -30,25 +30,10 @@ public enum StandardOutput {
     @discardableResult
     public static func write(_ text: String) -> Bool {
         if isClosed { return false }
-        var bytes = Array(text.utf8)
-        var done = 0
-        while done < bytes.count {
-            let count = bytes.withUnsafeMutableBytes { buffer in
-                systemWrite(1, buffer.baseAddress! + done, buffer.count - done)
-            }
-            if count < 0 {
-                if errno == EINTR || errno == EAGAIN { continue }
-                closed.store(true, ordering: .releasing)
-                return false
-            }
-            done += count
+        guard writeAll(1, text) == nil else {
+            closed.store(true, ordering: .releasing)
+            return false
         }
         return true
     }
 }
-
-#if canImport(Glibc)
-private func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int { Glibc.write(fd, buffer, count) }
-#elseif canImport(Darwin)
-private func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int { Darwin.write(fd, buffer, count) }
-#endif

@@ -34,11 +34,9 @@ struct ImageCommand: ParsableCommand {
                     if access(path, F_OK) == 0 {
                         throw UserError("\(path) already exists; remove it or choose another path (an existing file is never overwritten)")
                     }
-                    var made: Store?
-                    _ = try FileBlockDevice.createAtomically(path: path) { device in
-                        made = try Store.create(on: device, logicalSize: bytes, keep: keep)
-                    }
-                    store = made!
+                    store = try FileBlockDevice.createAtomically(path: path) { device in
+                        try Store.create(on: device, logicalSize: bytes, keep: keep)
+                    }.made
                 }
                 print("created \(path): \(formatBytes(store.pageCount * UInt64(Layout.blockSize))) logical space, keeps \(keep) snapshots")
             }

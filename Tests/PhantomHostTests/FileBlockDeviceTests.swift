@@ -185,7 +185,7 @@ import Testing
         let device = try FileBlockDevice.createAtomically(path: path) { device in
             try device.grow(to: 8192)
             try device.write(bytes: filled(7, 4096), at: 4096)
-        }
+        }.device
         #expect(device.path == path)
         #expect(try device.readBytes(4096, at: 4096) == filled(7, 4096))
         device.close()
