@@ -13,6 +13,9 @@ struct GuestProblem: Error {
     /// Not an error: the thread sleeps until its wake-up time, then the
     /// call runs again.
     var sleep = false
+    /// An allocation failed: the call runs again after a full collection
+    /// before "out of memory" is raised.
+    var outOfMemory = false
 }
 
 extension VirtualMachine {
@@ -31,7 +34,7 @@ extension VirtualMachine {
             return Self.unbox(value)
         }
         func make(_ text: String) -> Result<ObjectRef, GuestProblem> {
-            do { return .success(try newString(text)) } catch { return .failure(GuestProblem(message: "out of memory")) }
+            do { return .success(try newString(text)) } catch { return .failure(GuestProblem(message: "out of memory", outOfMemory: true)) }
         }
         let kind = kind(of: cls)
         if kind == .kernel && ordinal > 7 {
@@ -55,19 +58,26 @@ extension VirtualMachine {
             return .success(Self.box(Int32(truncatingIfNeeded: memory.word(receiver, at: 0))))
         case (.string, 9):  // concat(other)
             guard let other = argument(0) else { return .failure(GuestProblem(message: "string.concat needs an argument")) }
-            return make(string(receiver) + describe(other))
+            // Byte to byte in the heap: no host copies of the pieces.
+            if isString(other) {
+                return wrap { () throws(VMError) in try newString(stringBytes(receiver), stringBytes(other)) }
+            }
+            let text = Array(describe(other).utf8)
+            return wrap { () throws(VMError) in
+                try withBytes(text) { (piece) throws(VMError) in try newString(stringBytes(receiver), piece) }
+            }
         case (.string, 10):  // charAt(index): a byte of the UTF-8 text
-            let bytes = Array(string(receiver).utf8)
+            let bytes = stringBytes(receiver)
             guard let index = integer(0), index >= 0, Int(index) < bytes.count else {
                 return .failure(GuestProblem(message: "string index out of range"))
             }
             return .success(Self.box(Int32(bytes[Int(index)])))
         case (.string, 11):  // substring(from, to)
-            let bytes = Array(string(receiver).utf8)
+            let bytes = stringBytes(receiver)
             guard let from = integer(0), let to = integer(1), from >= 0, to >= from, Int(to) <= bytes.count else {
                 return .failure(GuestProblem(message: "substring range out of bounds"))
             }
-            return make(String(decoding: bytes[Int(from)..<Int(to)], as: UTF8.self))
+            return wrap { () throws(VMError) in try newString(UnsafeRawBufferPointer(rebasing: bytes[Int(from)..<Int(to)])) }
         case (.array, 8):  // get(index)
             guard let index = integer(0), index >= 0, Int(index) < guestArrayCount(receiver) else {
                 return .failure(GuestProblem(message: "array index out of range"))
@@ -132,13 +142,18 @@ extension VirtualMachine {
             return .success(Self.box(Int32(truncatingIfNeeded: value)))
         case (.stringBuilder, 8):  // append(x) -> the builder
             return wrap { () throws(VMError) in
-                try builderAppend(receiver, Array(describe(argument(0) ?? .null).utf8))
+                let piece = argument(0) ?? .null
+                if isString(piece) {
+                    try builderAppend(receiver, stringBytes(piece))
+                } else {
+                    try withBytes(Array(describe(piece).utf8)) { (bytes) throws(VMError) in try builderAppend(receiver, bytes) }
+                }
                 return receiver
             }
         case (.stringBuilder, 9), (.stringBuilder, Ordinal.toString):  // toString
             let length = Int(memory.word(receiver, at: 0))
             let buffer = memory.reference(receiver, 0)
-            return wrap { () throws(VMError) in try newString(bytes: Array(memory.bytes(buffer).prefix(length))) }
+            return wrap { () throws(VMError) in try newString(UnsafeRawBufferPointer(rebasing: memory.bytes(buffer).prefix(length))) }
         case (.stringBuilder, 10):  // length
             return .success(Self.box(Int32(truncatingIfNeeded: memory.word(receiver, at: 0))))
         case (.stringBuilder, 11):  // clear
@@ -151,7 +166,7 @@ extension VirtualMachine {
         case (_, Ordinal.equals):
             let other = argument(0) ?? .null
             if kind == .string && !other.isNull && !Self.isInt(other) && classOf(other) == stringClass {
-                return .success(Self.box(string(receiver) == string(other) ? 1 : 0))
+                return .success(Self.box(sameText(receiver, other) ? 1 : 0))
             }
             if let type = numericType(of: receiver) {
                 // Same type and the same bits, as Java's Long/Double.equals.
@@ -164,9 +179,7 @@ extension VirtualMachine {
         case (_, Ordinal.hashCode):
             // Stable across restarts: a persistent program keeps its hash tables.
             if kind == .string {
-                var hash: UInt32 = 0x811C_9DC5  // FNV-1a
-                for byte in string(receiver).utf8 { hash = (hash ^ UInt32(byte)) &* 0x0100_0193 }
-                return .success(Self.box(Int32(bitPattern: hash)))
+                return .success(Self.box(Int32(bitPattern: textHash(receiver))))
             }
             if Self.isInt(receiver) { return .success(Self.box(Self.unbox(receiver))) }
             if numericType(of: receiver) != nil {
@@ -180,7 +193,10 @@ extension VirtualMachine {
     }
 
     private func wrap(_ body: () throws(VMError) -> ObjectRef) -> Result<ObjectRef, GuestProblem> {
-        do { return .success(try body()) } catch { return .failure(GuestProblem(message: "\(error)")) }
+        do { return .success(try body()) } catch {
+            if case .memory(.outOfMemory) = error { return .failure(GuestProblem(message: "\(error)", outOfMemory: true)) }
+            return .failure(GuestProblem(message: "\(error)"))
+        }
     }
 
     // MARK: - .internal.directory: open addressing with linear probing
@@ -194,18 +210,48 @@ extension VirtualMachine {
 
     func keyHash(_ key: ObjectRef) -> UInt32 {
         if Self.isInt(key) { return UInt32(bitPattern: Self.unbox(key)) &* 0x9E37_79B1 }
-        if classOf(key) == stringClass {
-            var hash: UInt32 = 0x811C_9DC5
-            for byte in string(key).utf8 { hash = (hash ^ UInt32(byte)) &* 0x0100_0193 }
-            return hash
-        }
+        if classOf(key) == stringClass { return textHash(key) }
         return UInt32(truncatingIfNeeded: key.raw >> 4) &* 0x9E37_79B1
     }
 
     func keysEqual(_ a: ObjectRef, _ b: ObjectRef) -> Bool {
         if a == b { return true }
         if Self.isInt(a) || Self.isInt(b) || a.isNull || b.isNull { return false }
-        return classOf(a) == stringClass && classOf(b) == stringClass && string(a) == string(b)
+        return classOf(a) == stringClass && classOf(b) == stringClass && sameText(a, b)
+    }
+
+    /// True for a string object.
+    func isString(_ value: ObjectRef) -> Bool {
+        !value.isNull && !Self.isInt(value) && classOf(value) == stringClass
+    }
+
+    /// True if two strings hold the same bytes (compared in the heap).
+    func sameText(_ a: ObjectRef, _ b: ObjectRef) -> Bool {
+        let x = stringBytes(a), y = stringBytes(b)
+        guard x.count == y.count else { return false }
+        charge(bytes: x.count)
+        guard let a = x.baseAddress, let b = y.baseAddress else { return true }
+        // Eight bytes at a time, then the tail.
+        var index = 0
+        while index &+ 8 <= x.count {
+            if a.loadUnaligned(fromByteOffset: index, as: UInt64.self) != b.loadUnaligned(fromByteOffset: index, as: UInt64.self) { return false }
+            index &+= 8
+        }
+        while index < x.count {
+            if x[index] != y[index] { return false }
+            index &+= 1
+        }
+        return true
+    }
+
+    /// FNV-1a of a string's bytes: stable across restarts, so a persistent
+    /// program keeps its hash tables.
+    func textHash(_ string: ObjectRef) -> UInt32 {
+        let bytes = stringBytes(string)
+        charge(bytes: bytes.count)
+        var hash: UInt32 = 0x811C_9DC5
+        for byte in bytes { hash = (hash ^ UInt32(byte)) &* 0x0100_0193 }
+        return hash
     }
 
     /// The slot (even index) holding `key`, if present.
@@ -284,17 +330,19 @@ extension VirtualMachine {
     // refs [0 buffer: plain bytes]; bytes [length u64]. The buffer doubles
     // when full, so appending is amortized O(length of the piece).
 
-    func builderAppend(_ builder: ObjectRef, _ bytes: [UInt8]) throws(VMError) {
+    func builderAppend(_ builder: ObjectRef, _ bytes: UnsafeRawBufferPointer) throws(VMError) {
         let length = Int(memory.word(builder, at: 0))
         var buffer = memory.reference(builder, 0)
         let capacity = memory.bytes(buffer).count
         if length + bytes.count > capacity {
             let grown = try allocate(.null, references: 0, bytes: max(capacity * 2, length + bytes.count))
+            charge(bytes: length)
             memory.setBytes(grown, at: 0, UnsafeRawBufferPointer(rebasing: memory.bytes(buffer).prefix(length)))
             memory.setReference(builder, 0, grown)
             buffer = grown
         }
-        bytes.withUnsafeBytes { memory.setBytes(buffer, at: length, $0) }
+        charge(bytes: bytes.count)
+        memory.setBytes(buffer, at: length, bytes)
         memory.setWord(builder, at: 0, UInt64(length + bytes.count))
     }
 }

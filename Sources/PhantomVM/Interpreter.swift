@@ -370,6 +370,10 @@ extension VirtualMachine {
                     memory.setReference(thread, 2, awaited)
                     return false
                 }
+                if problem.outOfMemory && !retryingAfterCollection {
+                    // Runs again after a full collection (`outOfMemory`).
+                    return outOfMemory(problem.message, thread: thread, &r)
+                }
                 // An error ends any blocking call in progress: its wait phase
                 // must not carry over to the thread's next blocking call.
                 setWaitPhase(thread, 0)
@@ -407,7 +411,7 @@ extension VirtualMachine {
             guard let made = try? memory.allocate(class: frameClass, references: neededRefs, bytes: neededBytes) else {
                 r.osp &+= count + 1
                 r.pc &-= 6
-                return fault("out of memory making a call frame", thread: thread, &r)
+                return outOfMemory("out of memory making a call frame", thread: thread, &r)
             }
             // The old spare (and the spares below it) become garbage.
             callee = made
@@ -477,6 +481,9 @@ extension VirtualMachine {
         markedHigh = r.depth
         if memory.sweepsBegun != callCacheSweeps { flushCallCache() }
         var executed = 0
+        // Of `executed`, the cost of work beyond instructions (`sliceCost`).
+        var charged = 0
+        sliceCost = 0
         var running = true
 
         @inline(__always) func u32(_ code: UnsafePointer<UInt8>, _ at: Int) -> Int { Self.operand32(code, at) }
@@ -504,6 +511,9 @@ extension VirtualMachine {
                 let count = u32(r.codeBytes, pc &+ 1)
                 pc &+= 5
                 if !synced(&pc, &r, { call(ordinal: ordinal, count: count, thread: thread, &$0) }) { running = false; break loop }
+                // An internal method that copied or allocated much counts as
+                // the instructions that work is worth: the slice ends sooner.
+                if sliceCost != 0 { executed &+= sliceCost; charged &+= sliceCost; sliceCost = 0 }
             case .isDup: r.integers[r.isp] = r.integers[r.isp &- 1]; r.isp &+= 1  // is_dup
             case .isDrop: r.isp &-= 1  // is_drop
             case .osDup: r.objects[r.osp] = r.objects[r.osp &- 1]; r.osp &+= 1  // os_dup
@@ -529,8 +539,13 @@ extension VirtualMachine {
                 switch made {
                 case let .success(object):
                     r.objects[r.osp &- 1] = object.raw
+                    if sliceCost != 0 { executed &+= sliceCost; charged &+= sliceCost; sliceCost = 0 }
                 case let .failure(error):
                     pc &-= 1
+                    if case .memory(.outOfMemory) = error {
+                        if !synced(&pc, &r, { outOfMemory("new: \(error)", thread: thread, &$0) }) { running = false; break loop }
+                        continue loop
+                    }
                     if !synced(&pc, &r, { fault("new: \(error)", thread: thread, &$0) }) { running = false; break loop }
                     continue loop
                 }
@@ -552,7 +567,7 @@ extension VirtualMachine {
             case .sconstBin:  // sconst
                 if let problem = synced(&pc, &r, { inlineConstant(string: true, &$0) }) {
                     pc &-= 1
-                    if !synced(&pc, &r, { fault(problem, thread: thread, &$0) }) { running = false; break loop }
+                    if !synced(&pc, &r, { outOfMemory(problem, thread: thread, &$0) }) { running = false; break loop }
                 }
             case .summonByName:  // summon_by_name
                 if let problem = synced(&pc, &r, { inlineConstant(string: false, &$0) }) {
@@ -820,8 +835,21 @@ extension VirtualMachine {
         }
         if running { r.pc = pc; save(r) }
         memory.setReference(thread, 0, r.frame)
-        memory.setWord(thread, at: 8, memory.word(thread, at: 8) &+ UInt64(executed))
+        memory.setWord(thread, at: 8, memory.word(thread, at: 8) &+ UInt64(executed &- charged))
         return executed
+    }
+
+    /// An allocation failed in the instruction at `r.pc` (undone: nothing
+    /// changed). The first time, the slice ends with the thread runnable and
+    /// a full collection requested: the scheduler collects and runs the
+    /// instruction again (`retryingAfterCollection`). Failing then too, it
+    /// raises "out of memory". Returns false (the slice ends) or what
+    /// `fault` returns.
+    func outOfMemory(_ message: String, thread: ObjectRef, _ r: inout Registers) -> Bool {
+        if retryingAfterCollection { return fault(message, thread: thread, &r) }
+        save(r)
+        collectionRequested = true
+        return false
     }
 
     /// sconst (a new string) or summon_by_name (a class) with the inline

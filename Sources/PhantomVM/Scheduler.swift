@@ -148,6 +148,7 @@ extension VirtualMachine {
     @discardableResult
     public func run(budget: Int = .max, slice: Int = 10_000, until deadline: UInt64? = nil) -> Int {
         var remaining = budget
+        var reachedDeadline = false
         while remaining > 0 {
             var ranAny = false
             var nextWake: UInt64? = nil
@@ -172,10 +173,26 @@ extension VirtualMachine {
                 let ran = runSlice(thread, budget: min(slice, remaining))
                 remaining -= ran
                 ranAny = true
+                if collectionRequested {
+                    // An allocation failed: all garbage goes, then the
+                    // instruction runs once more (and raises "out of
+                    // memory" if it fails again).
+                    collectionRequested = false
+                    collectGarbageNow()
+                    retryingAfterCollection = true
+                    remaining -= runSlice(thread, budget: 1)
+                    retryingAfterCollection = false
+                    collectionRequested = false
+                }
                 collectIfDue()
                 if remaining <= 0 { break }
+                // Checked after every slice, not every round: with many
+                // threads a round is long, and the caller's safepoint work
+                // (snapshots, stop requests) waits for this return.
+                if let deadline, HostClock.monotonicNanos() >= deadline { reachedDeadline = true; break }
             }
             recordSystemTime()
+            if reachedDeadline { break }
             if let deadline, HostClock.monotonicNanos() >= deadline { break }
             if !ranAny {
                 guard let wake = nextWake else { break }
@@ -305,7 +322,7 @@ extension VirtualMachine {
             if memory.reference(cond, 0).isNull { memory.setReference(cond, 0, try newTable(capacity: 4)) }
             try tableAppend(holder: cond, slot: 0, thread)
         } catch {
-            return .failure(GuestProblem(message: "out of memory"))
+            return .failure(GuestProblem(message: "out of memory", outOfMemory: true))
         }
         memory.setReference(mutex, 0, .null)
         setWaitPhase(thread, 1)
@@ -374,8 +391,14 @@ extension VirtualMachine {
     /// interpreter writes call frames without the barrier, so the remark
     /// rescans every frame of every thread (`framesToRescan`).
     func collectIfDue() {
+        // Work in proportion to what was allocated since the last step (as
+        // much as trimming that many bytes of freed pages costs), so that a
+        // program allocating megabytes per slice cannot outrun its collector.
+        let allocated = allocatedAtLastStep == 0 ? 0 : memory.bytesAllocated &- allocatedAtLastStep
+        allocatedAtLastStep = memory.bytesAllocated
         if memory.isCollecting {
-            let done = memory.collectionStep(budget: Self.collectionStepBudget) { self.framesToRescan() }
+            let budget = Self.collectionStepBudget &+ Int(min(allocated, 1 << 40) / Self.bytesPerStepUnit)
+            let done = memory.collectionStep(budget: budget) { self.framesToRescan() }
             if done {
                 memory.lastCollection = (memory.bytesAllocated, UInt64(memory.lastIncrementalCollection?.liveBytes ?? 0))
             }
@@ -392,8 +415,13 @@ extension VirtualMachine {
     /// snapshot writes about that much) instead of dirtying fresh memory.
     static let minimumCollectionAllocation: UInt64 = 2 << 20
 
-    /// Work units of one collection step at a safepoint.
+    /// Work units of one collection step at a safepoint, at least.
     static let collectionStepBudget = 30_000
+    /// Bytes allocated since the last step that add one unit to the next
+    /// step: trimming a freed page costs 512 units (8 bytes a unit), so at
+    /// 4 bytes a unit the collector frees pages twice as fast as they are
+    /// allocated.
+    static let bytesPerStepUnit: UInt64 = 4
 
     /// Every call frame of every thread: the active chain and the spare
     /// frames below the current one (stored without the barrier).

@@ -99,7 +99,6 @@ public final class VirtualMachine {
     var condClass = ObjectRef.null
     /// Class name -> class object (rebuilt at boot).
     var classesByName: [String: ObjectRef] = [:]
-    /// Garbage collection pacing (transient: a restart starts afresh).
     /// Method lookups by (class, ordinal): transient, direct-mapped, and
     /// flushed whenever the collector has begun a sweep (a class object's
     /// address could then be reused).
@@ -118,6 +117,26 @@ public final class VirtualMachine {
     var markedHigh: UInt32 = 0
     /// The thread whose slice is running (null between slices).
     var currentThread = ObjectRef.null
+    /// Work done in the running slice beyond its instructions, in
+    /// instructions' worth (`charge(bytes:)`): the interpreter adds it to the
+    /// slice's count after every call, so an instruction that copies or
+    /// allocates megabytes ends its slice instead of starving the
+    /// safepoints (snapshots, collection steps, stop requests).
+    var sliceCost = 0
+    /// Bytes an instruction may touch at the price of one instruction.
+    static let freeBytesPerInstruction = 256
+    /// Bytes of copying or zeroing that cost as much as one instruction
+    /// (a simple instruction takes a few ns; memcpy moves ~10 bytes per ns).
+    static let bytesPerCostUnit = 32
+    /// Set where an allocation failed: the instruction was undone and the
+    /// slice ended, so that the scheduler collects all garbage at the
+    /// safepoint and runs the instruction again.
+    var collectionRequested = false
+    /// True while the instruction that asked for a collection runs again:
+    /// failing once more, it raises "out of memory".
+    var retryingAfterCollection = false
+    /// `memory.bytesAllocated` at the last collection step (pacing).
+    var allocatedAtLastStep: UInt64 = 0
     /// System time (see Scheduler.swift): the image's at boot, and the
     /// host's monotonic clock then.
     var systemNanosAtBoot: UInt64 = 0
@@ -364,7 +383,14 @@ public final class VirtualMachine {
     // MARK: - Objects the VM makes
 
     @inline(__always) func allocate(_ cls: ObjectRef, references: Int, bytes: Int) throws(VMError) -> ObjectRef {
+        charge(bytes: references &* 8 &+ bytes)
         do { return try memory.allocate(class: cls, references: references, bytes: bytes) } catch { throw .memory(error) }
+    }
+
+    /// Charges the running slice for touching `bytes` bytes (copying,
+    /// zeroing, scanning) beyond what one instruction may.
+    @inline(__always) func charge(bytes: Int) {
+        if bytes > Self.freeBytesPerInstruction { sliceCost &+= bytes / Self.bytesPerCostUnit }
     }
 
     /// A string object: bytes [length u64, UTF-8...].
@@ -374,18 +400,42 @@ public final class VirtualMachine {
     }
 
     func newString(bytes: [UInt8]) throws(VMError) -> ObjectRef {
-        let object = try allocate(stringClass, references: 0, bytes: 8 + bytes.count)
-        memory.setWord(object, at: 0, UInt64(bytes.count))
-        bytes.withUnsafeBytes { memory.setBytes(object, at: 8, $0) }
+        try withBytes(bytes) { (raw) throws(VMError) in try newString(raw) }
+    }
+
+    /// `withUnsafeBytes` for a body with typed throws.
+    func withBytes<T>(_ bytes: [UInt8], _ body: (UnsafeRawBufferPointer) throws(VMError) -> T) throws(VMError) -> T {
+        let result = bytes.withUnsafeBytes { raw in Result { () throws(VMError) -> T in try body(raw) } }
+        return try result.get()
+    }
+
+    /// A string object of the concatenated pieces (each read before the
+    /// allocation: a piece may lie in the heap, which does not move).
+    func newString(_ pieces: UnsafeRawBufferPointer...) throws(VMError) -> ObjectRef {
+        let total = pieces.reduce(0) { $0 + $1.count }
+        charge(bytes: total)
+        let object = try allocate(stringClass, references: 0, bytes: 8 + total)
+        memory.setWord(object, at: 0, UInt64(total))
+        var offset = 8
+        for piece in pieces {
+            memory.setBytes(object, at: offset, piece)
+            offset += piece.count
+        }
         return object
+    }
+
+    /// The UTF-8 bytes of a string object, in the heap (valid until the
+    /// next allocation may free it: callers keep the string referenced).
+    func stringBytes(_ object: ObjectRef) -> UnsafeRawBufferPointer {
+        guard !object.isNull, object.raw & 1 == 0 else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        let raw = memory.bytes(object)
+        let length = min(Int(memory.word(object, at: 0)), raw.count - 8)
+        return UnsafeRawBufferPointer(rebasing: raw[8..<(8 + max(0, length))])
     }
 
     /// The text of a string object.
     public func string(_ object: ObjectRef) -> String {
-        guard !object.isNull, object.raw & 1 == 0 else { return "" }
-        let raw = memory.bytes(object)
-        let length = min(Int(memory.word(object, at: 0)), raw.count - 8)
-        return String(decoding: UnsafeRawBufferPointer(rebasing: raw[8..<(8 + max(0, length))]), as: UTF8.self)
+        String(decoding: stringBytes(object), as: UTF8.self)
     }
 
     /// A table, the VM's own list (class table, threads, methods, constants,

@@ -18,7 +18,7 @@ final class CompilerTestMachine {
     let vm: VirtualMachine
     var output = ""
 
-    init(device: FaultyBlockDevice? = nil) throws {
+    init(device: FaultyBlockDevice? = nil, capacity: UInt64 = 256 << 20) throws {
         let device = device ?? FaultyBlockDevice()
         self.device = device
         if device.size == 0 {
@@ -26,7 +26,7 @@ final class CompilerTestMachine {
         } else {
             store = try Store.open(device, verification: .newestSnapshot)
         }
-        space = try PersistentSpace(store: store, capacity: 256 << 20)
+        space = try PersistentSpace(store: store, capacity: capacity)
         memory = try ObjectMemory(space: space)
         var sink: ((String) -> Void)? = nil
         vm = try VirtualMachine(memory: memory) { sink?($0) }
