@@ -1301,7 +1301,7 @@ final class MethodCompiler {
             }
             return field
         case .any:
-            let candidates = table.userClasses.compactMap { $0.fields.first { $0.name == name } }
+            let candidates = table.fieldsAnywhere(named: name)
             guard let first = candidates.first else {
                 error("no class has a field '\(name)'", at: position)
                 return nil
@@ -1913,7 +1913,7 @@ final class MethodCompiler {
         if found.isNumeric { box(found, at: piece.position); return }
         if found == .void { error("a void method's result cannot be concatenated", at: piece.position); return }
         if case let .object(name) = found, let owner = table.classes[name], !owner.isInternal,
-           let method = owner.method(named: "toString", arity: 0), method.owner !== owner || owner.methods.contains(where: { $0 === method }),
+           let method = owner.method(named: "toString", arity: 0), method.owner !== owner || owner.owns(method),
            method.declaration != nil {
             emitter.call(method.ordinal, arguments: 0)
         }
@@ -2140,7 +2140,7 @@ final class MethodCompiler {
             }
             if case let .object(className) = type, let owner = table.classes[className], let field = owner.field(named: name) { return field.type }
             if type == .any {
-                let candidates = table.userClasses.compactMap { $0.fields.first { $0.name == name } }
+                let candidates = table.fieldsAnywhere(named: name)
                 if candidates.count == 1 { return candidates[0].type }
             }
             return .any

@@ -127,7 +127,25 @@ final class FieldSymbol {
     }
 }
 
+/// Counts the entries that the symbol lookups look at (`CompileResult.lookupWork`):
+/// with the lookups by name, it grows with the program, not with its square.
+final class LookupCounter {
+    private(set) var steps = 0
+    func count(_ entries: Int = 1) { steps += entries }
+}
+
+/// A method's name and argument count: what a call or an override matches.
+struct Signature: Hashable {
+    let name: String
+    let arity: Int
+}
+
 /// A class: user-defined (from source) or internal (the VM's).
+///
+/// Members are kept in declaration order (`fields`, `methods`) and indexed by
+/// name, so that a lookup costs the same in a class of 10 members as in one of
+/// 70 000; the parent chain is walked with a loop, never by recursion (a chain
+/// may be thousands of classes deep).
 final class ClassSymbol {
     let name: String
     let isInternal: Bool
@@ -135,9 +153,17 @@ final class ClassSymbol {
     var parent: ClassSymbol? = nil
     var interfaces: [ClassSymbol] = []
     /// Own fields, in declaration order.
-    var fields: [FieldSymbol] = []
-    /// Own methods (overrides included) and generated ones.
-    var methods: [MethodSymbol] = []
+    private(set) var fields: [FieldSymbol] = []
+    /// Own methods (overrides included) and generated ones, in the order added.
+    private(set) var methods: [MethodSymbol] = []
+    private var fieldsByName: [String: FieldSymbol] = [:]
+    private var methodsByName: [String: [MethodSymbol]] = [:]
+    /// The constructor declared (or generated) by this class itself.
+    private(set) var constructor: MethodSymbol? = nil
+    /// Ordinals taken by this class or its parents (the layout starts it from the parent's).
+    var usedOrdinals = Set<Int>()
+    /// Fields of the parents (numbered before this class's own); set by the layout.
+    var inheritedFieldCount = 0
     /// The declaration, for user classes.
     let declaration: ClassDeclaration?
     /// Whether `new` may make one (internal classes made only by the VM may not).
@@ -150,6 +176,8 @@ final class ClassSymbol {
     /// `new` must call a constructor: one is declared, a field has an
     /// initializer (or is long/float/double, which start at 0), or a parent needs one.
     var needsConstruction = false
+    /// Where lookups count their work (the compilation's counter).
+    var counter = LookupCounter()
 
     init(name: String, isInternal: Bool, isInterface: Bool = false, declaration: ClassDeclaration?, instantiable: Bool = true) {
         self.name = name
@@ -159,14 +187,44 @@ final class ClassSymbol {
         self.instantiable = instantiable
     }
 
-    /// Fields of the parents (numbered before this class's own).
-    var inheritedFieldCount: Int { parent.map { $0.inheritedFieldCount + $0.fields.count } ?? 0 }
+    /// Adds an own field (its name not yet used here).
+    func add(_ field: FieldSymbol) {
+        fields.append(field)
+        fieldsByName[field.name] = field
+    }
+
+    /// Adds an own method.
+    func add(_ method: MethodSymbol) {
+        methods.append(method)
+        methodsByName[method.name, default: []].append(method)
+        usedOrdinals.insert(method.ordinal)
+        if method.isConstructor && constructor == nil { constructor = method }
+    }
+
+    /// The field `name` declared by this class itself.
+    func ownField(named name: String) -> FieldSymbol? {
+        counter.count()
+        return fieldsByName[name]
+    }
+
+    /// The methods named `name` declared (or generated) by this class itself.
+    func ownMethods(named name: String) -> [MethodSymbol] {
+        counter.count()
+        let found = methodsByName[name] ?? []
+        counter.count(found.count)
+        return found
+    }
+
+    /// Whether `method` is one of this class's own methods.
+    func owns(_ method: MethodSymbol) -> Bool {
+        method.owner === self && ownMethods(named: method.name).contains { $0 === method }
+    }
 
     /// A field by name, here or in a parent.
     func field(named name: String) -> FieldSymbol? {
         var cls: ClassSymbol? = self
         while let current = cls {
-            if let found = current.fields.first(where: { $0.name == name }) { return found }
+            if let found = current.ownField(named: name) { return found }
             cls = current.parent
         }
         return nil
@@ -180,14 +238,17 @@ final class ClassSymbol {
         var cls: ClassSymbol? = self
         var interfaces: [ClassSymbol] = []
         while let current = cls {
-            for method in current.methods where method.name == name && !method.isConstructor && method.forwardsTo == nil {
+            for method in current.ownMethods(named: name) where !method.isConstructor && method.forwardsTo == nil {
                 if method.variadic || arities.insert(method.arity).inserted { found.append(method) }
             }
             interfaces += current.interfaces
             cls = current.parent
         }
+        // Interfaces may share parents: each is looked at once.
+        var seen = Set<ObjectIdentifier>()
         while let interface = interfaces.popLast() {
-            for method in interface.methods where method.name == name && arities.insert(method.arity).inserted { found.append(method) }
+            guard seen.insert(ObjectIdentifier(interface)).inserted else { continue }
+            for method in interface.ownMethods(named: name) where arities.insert(method.arity).inserted { found.append(method) }
             interfaces += interface.interfaces
         }
         return found
@@ -201,28 +262,22 @@ final class ClassSymbol {
         return KernelClasses.universal(named: name, arity: arity, owner: self)
     }
 
-    /// The constructor declared by this class itself.
-    var constructor: MethodSymbol? { methods.first { $0.isConstructor } }
-
     /// True if this class is `other` or inherits from it (or implements it).
     func isSubclass(of other: ClassSymbol) -> Bool {
+        var pending: [ClassSymbol] = []
         var cls: ClassSymbol? = self
         while let current = cls {
             if current === other { return true }
-            if current.interfaces.contains(where: { $0.isSubclass(of: other) }) { return true }
+            pending += current.interfaces
             cls = current.parent
+        }
+        // Interfaces may share parents: each is looked at once.
+        var seen = Set<ObjectIdentifier>()
+        while let current = pending.popLast() {
+            guard seen.insert(ObjectIdentifier(current)).inserted else { continue }
+            if current === other { return true }
+            pending += current.interfaces
         }
         return false
-    }
-
-    /// Ordinals already taken by this class or its parents.
-    func usedOrdinals() -> Set<Int> {
-        var used = Set<Int>()
-        var cls: ClassSymbol? = self
-        while let current = cls {
-            for method in current.methods { used.insert(method.ordinal) }
-            cls = current.parent
-        }
-        return used
     }
 }
