@@ -1213,6 +1213,7 @@ final class MethodCompiler {
                 store(local)
                 saved = local
             }
+            checkArgumentCount(arguments.count, at: at)
             for argument in arguments { push(argument, as: .any, context: "an argument") }
             if let saved { load(saved) } else { pushReceiver(receiver) }
             emitter.call(ordinal, arguments: arguments.count)
@@ -1393,9 +1394,17 @@ final class MethodCompiler {
         }
     }
 
+    /// `call ORD N` carries N in 0...255 (the VM's limit): more is an error, not truncated code.
+    private func checkArgumentCount(_ count: Int, at position: Int) {
+        if count > SymbolTable.maximumArguments {
+            error("a call passes at most \(SymbolTable.maximumArguments) arguments (the VM's limit); this one passes \(count)", at: position)
+        }
+    }
+
     /// A call by name: arguments first, then the receiver on top, then `call ORD N`.
     @discardableResult
     func call(_ receiver: Expr?, _ name: String, _ arguments: [Expr], at position: Int, keep: Bool) -> ValueType {
+        checkArgumentCount(arguments.count, at: position)
         let receiverType = receiver.map(typeOf)
         if receiver != nil, case .array = receiverType!, name == "length", arguments.isEmpty {
             pushReceiver(receiver)

@@ -28,6 +28,8 @@ final class SymbolTable {
     /// The next ordinal for an interface method (shared by the compilation).
     private var nextInterfaceOrdinal = 8
     private var interfaceOrdinals = Set<Int>()
+    /// The most arguments a method takes or a call passes (`call ORD N`: N is 0...255).
+    static let maximumArguments = 255
     /// Counts what the lookups look at (`CompileResult.lookupWork`).
     let counter = LookupCounter()
     /// Methods and fields of every class by name, for calls and field reads on
@@ -209,6 +211,7 @@ final class SymbolTable {
         for method in declaration.methods {
             if method.isConstructor { error("interfaces have no constructors", at: method.position, file: declaration.fileIndex); continue }
             let parameters = method.parameters.map { resolve($0.type, file: declaration.fileIndex, at: $0.position) }
+            checkParameterCount(method, file: declaration.fileIndex)
             let result = resolve(method.returnType, file: declaration.fileIndex, at: method.position)
             if cls.ownMethods(named: method.name).contains(where: { $0.arity == parameters.count }) {
                 error("method \(method.name) with \(parameters.count) arguments is declared twice", at: method.position, file: declaration.fileIndex)
@@ -293,6 +296,7 @@ final class SymbolTable {
         }
         for method in declaration.methods {
             let parameters = method.parameters.map { resolve($0.type, file: file, at: $0.position) }
+            checkParameterCount(method, file: file)
             if method.isConstructor {
                 if cls.constructor != nil {
                     error("a class has at most one constructor (the VM has no overloading by argument types)", at: method.position, file: file)
@@ -375,21 +379,31 @@ final class SymbolTable {
         }
     }
 
-    /// Every interface a class implements, through its parents and the interfaces' parents.
+    private func checkParameterCount(_ method: MethodDeclaration, file: Int) {
+        guard method.parameters.count > Self.maximumArguments else { return }
+        let what = method.isConstructor ? "the constructor" : "method '\(method.name)'"
+        error("\(what) has \(method.parameters.count) parameters; the VM passes at most \(Self.maximumArguments) arguments",
+              at: method.position, file: file)
+    }
+
+    /// Every interface a class implements, through its parents and the interfaces' parents
+    /// (kept with the class: a chain of 10 000 classes is not walked again for each).
     func allInterfaces(of cls: ClassSymbol) -> [ClassSymbol] {
+        if let known = cls.allInterfaces { return known }
+        // Own interfaces first, then the parent's (as a walk up the chain finds them).
+        let inherited = cls.parent.map(allInterfaces) ?? []
+        guard !cls.interfaces.isEmpty else { cls.allInterfaces = inherited; return inherited }
         var result: [ClassSymbol] = []
         var seen = Set<ObjectIdentifier>()
-        var current: ClassSymbol? = cls
-        while let each = current {
-            // Depth first, in declaration order, with a stack of its own.
-            var pending = Array(each.interfaces.reversed())
-            while let interface = pending.popLast() {
-                guard seen.insert(ObjectIdentifier(interface)).inserted else { continue }
-                result.append(interface)
-                pending += interface.interfaces.reversed()
-            }
-            current = each.parent
+        // Depth first, in declaration order, with a stack of its own.
+        var pending = Array(cls.interfaces.reversed())
+        while let interface = pending.popLast() {
+            guard seen.insert(ObjectIdentifier(interface)).inserted else { continue }
+            result.append(interface)
+            pending += interface.interfaces.reversed()
         }
+        for interface in inherited where seen.insert(ObjectIdentifier(interface)).inserted { result.append(interface) }
+        cls.allInterfaces = result
         return result
     }
 

@@ -162,6 +162,8 @@ final class ClassSymbol {
     private(set) var constructor: MethodSymbol? = nil
     /// Ordinals taken by this class or its parents (the layout starts it from the parent's).
     var usedOrdinals = Set<Int>()
+    /// Every interface implemented here or by a parent (`SymbolTable.allInterfaces`, once laid out).
+    var allInterfaces: [ClassSymbol]? = nil
     /// Fields of the parents (numbered before this class's own); set by the layout.
     var inheritedFieldCount = 0
     /// The declaration, for user classes.
