@@ -233,6 +233,7 @@ final class SymbolTable {
     /// down. A chain that comes back to a class on it is a cycle: reported at
     /// that class, and every class of the cycle loses its parent.
     private func layOutClasses() {
+        var order: [ClassSymbol] = []
         for start in userClasses where !start.isInterface && !start.laidOut {
             var chain: [ClassSymbol] = []
             var current: ClassSymbol? = start
@@ -248,9 +249,38 @@ final class SymbolTable {
                 current = cls.parent
             }
             for cls in chain.reversed() {
-                layOut(cls)
                 cls.layoutInProgress = false
                 cls.laidOut = true
+                order.append(cls)
+            }
+        }
+        numberInheritanceForest(order)
+        for cls in order { layOut(cls) }
+    }
+
+    /// Depth and a depth-first interval for each class (parents before
+    /// children in `order`): `a.isAncestorOrSelf(of: b)` in constant time.
+    private func numberInheritanceForest(_ order: [ClassSymbol]) {
+        var children: [ObjectIdentifier: [ClassSymbol]] = [:]
+        var roots: [ClassSymbol] = []
+        for cls in order {
+            if let parent = cls.parent, !parent.isInternal {
+                cls.depth = parent.depth + 1
+                children[ObjectIdentifier(parent), default: []].append(cls)
+            } else {
+                roots.append(cls)
+            }
+        }
+        var number = 0
+        for root in roots {
+            // (class, entered): a class is pushed to be entered, then again to be left.
+            var stack: [(ClassSymbol, Bool)] = [(root, false)]
+            while let (cls, entered) = stack.popLast() {
+                number += 1
+                if entered { cls.treeExit = number; continue }
+                cls.treeEnter = number
+                stack.append((cls, true))
+                for child in children[ObjectIdentifier(cls)] ?? [] { stack.append((child, false)) }
             }
         }
     }
@@ -283,12 +313,14 @@ final class SymbolTable {
         cls.usedOrdinals = cls.parent?.usedOrdinals ?? []
         var used = cls.usedOrdinals.union(interfaceOrdinals)
         // `used` only grows, so the lowest free ordinal never goes down.
-        var lowestFree = 8
+        // (Everything below the parent's lowest free ordinal is used here too.)
+        var lowestFree = cls.parent?.lowestFreeOrdinal ?? 8
         func nextFree() -> Int {
             while used.contains(lowestFree) { counter.count(); lowestFree += 1 }
             used.insert(lowestFree)
             return lowestFree
         }
+        defer { cls.lowestFreeOrdinal = lowestFree }
         let interfaceMethods = allInterfaces(of: cls).flatMap(\.methods)
         var interfaceMethodsBySignature: [Signature: MethodSymbol] = [:]
         for method in interfaceMethods where interfaceMethodsBySignature[Signature(name: method.name, arity: method.arity)] == nil {
@@ -315,7 +347,7 @@ final class SymbolTable {
             let ordinal: Int
             if let universal = KernelClasses.universalOrdinal(name: method.name, arity: parameters.count) {
                 ordinal = universal
-            } else if let overridden = cls.parent?.methods(named: method.name).first(where: { $0.arity == parameters.count && !$0.variadic }) {
+            } else if let overridden = cls.parent?.overridable(named: method.name, arity: parameters.count) {
                 ordinal = overridden.ordinal
                 if overridden.returnType != result && !(overridden.returnType.isObject && result.isObject) {
                     error("'\(method.name)' overrides a method of \(overridden.owner.name) that returns \(overridden.returnType), not \(result)",

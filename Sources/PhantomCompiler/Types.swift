@@ -129,9 +129,31 @@ final class FieldSymbol {
 
 /// Counts the entries that the symbol lookups look at (`CompileResult.lookupWork`):
 /// with the lookups by name, it grows with the program, not with its square.
+/// Also the fields of the whole compilation by name, so that a field is found
+/// without walking a deep parent chain.
 final class LookupCounter {
     private(set) var steps = 0
     func count(_ entries: Int = 1) { steps += entries }
+    private var fieldsByName: [String: [FieldSymbol]] = [:]
+    private var methodsByName: [String: [MethodSymbol]] = [:]
+    func register(_ field: FieldSymbol) { fieldsByName[field.name, default: []].append(field) }
+    func register(_ method: MethodSymbol) { methodsByName[method.name, default: []].append(method) }
+    /// The methods named `name` of user classes, or nil if there are more than `limit`.
+    func methods(named name: String, atMost limit: Int) -> [MethodSymbol]? {
+        count()
+        let found = methodsByName[name] ?? []
+        guard found.count <= limit else { return nil }
+        count(found.count)
+        return found
+    }
+    /// The fields named `name` anywhere, or nil if there are more than `limit`.
+    func fields(named name: String, atMost limit: Int) -> [FieldSymbol]? {
+        count()
+        let found = fieldsByName[name] ?? []
+        guard found.count <= limit else { return nil }
+        count(found.count)
+        return found
+    }
 }
 
 /// A method's name and argument count: what a call or an override matches.
@@ -178,6 +200,14 @@ final class ClassSymbol {
     /// `new` must call a constructor: one is declared, a field has an
     /// initializer (or is long/float/double, which start at 0), or a parent needs one.
     var needsConstruction = false
+    /// No ordinal below this one is free in this class (where the next class's search starts).
+    var lowestFreeOrdinal = 8
+    /// Parents above this class (0: its parent is internal or none); set by the layout.
+    var depth = 0
+    /// The class's interval in a depth-first numbering of the inheritance
+    /// forest: an ancestor's interval contains its descendants' (set by the layout).
+    var treeEnter = 0
+    var treeExit = -1
     /// Where lookups count their work (the compilation's counter).
     var counter = LookupCounter()
 
@@ -193,6 +223,7 @@ final class ClassSymbol {
     func add(_ field: FieldSymbol) {
         fields.append(field)
         fieldsByName[field.name] = field
+        counter.register(field)
     }
 
     /// Adds an own method.
@@ -200,6 +231,7 @@ final class ClassSymbol {
         methods.append(method)
         methodsByName[method.name, default: []].append(method)
         usedOrdinals.insert(method.ordinal)
+        if !isInternal { counter.register(method) }
         if method.isConstructor && constructor == nil { constructor = method }
     }
 
@@ -222,8 +254,17 @@ final class ClassSymbol {
         method.owner === self && ownMethods(named: method.name).contains { $0 === method }
     }
 
+    /// Whether this user class is `other` or one of its parents.
+    func isAncestorOrSelf(of other: ClassSymbol) -> Bool {
+        treeEnter <= other.treeEnter && other.treeExit <= treeExit
+    }
+
     /// A field by name, here or in a parent.
     func field(named name: String) -> FieldSymbol? {
+        // In a deep chain, the few classes that declare the name are fewer than the parents.
+        if depth > 8 && !isInternal {
+            if let declared = counter.fields(named: name, atMost: depth) { return declared.first { $0.owner.isAncestorOrSelf(of: self) } }
+        }
         var cls: ClassSymbol? = self
         while let current = cls {
             if let found = current.ownField(named: name) { return found }
@@ -254,6 +295,28 @@ final class ClassSymbol {
             interfaces += interface.interfaces
         }
         return found
+    }
+
+    /// The method that a method `name` with `arity` arguments declared in a
+    /// subclass overrides: the nearest of this class and its parents (or, if
+    /// none, of their interfaces), not variadic.
+    func overridable(named name: String, arity: Int) -> MethodSymbol? {
+        if depth > 8 && !isInternal && (allInterfaces?.isEmpty ?? false) {
+            if let declared = counter.methods(named: name, atMost: depth) {
+                return declared.filter {
+                    $0.arity == arity && !$0.variadic && !$0.isConstructor && $0.forwardsTo == nil && $0.owner.isAncestorOrSelf(of: self)
+                }.max { $0.owner.depth < $1.owner.depth }
+            }
+        }
+        // The nearest class first: an override of an override is found one step up.
+        var cls: ClassSymbol? = self
+        while let current = cls {
+            if let found = current.ownMethods(named: name).first(where: {
+                $0.arity == arity && !$0.variadic && !$0.isConstructor && $0.forwardsTo == nil
+            }) { return found }
+            cls = current.parent
+        }
+        return methods(named: name).first { $0.arity == arity && !$0.variadic }
     }
 
     /// The method called by `name(args)` with `arity` arguments, if any.

@@ -45,6 +45,20 @@ import Testing
         #expect(result.classes.first?.name == "c0" && result.classes[9_999].parent == "c9998")
     }
 
+    @Test func lookupWorkGrowsLinearlyWithTheDepthOfAChain() {
+        // Each class reads the root's field and overrides the root's method.
+        func chain(_ depth: Int) -> String {
+            var source = "class c0 { var f : int; int g() { return f; } };\n"
+            for index in 1..<depth { source += "class c\(index) extends c\(index - 1) { int g() { return f + \(index); } };\n" }
+            return source + "class main { void run(var boot) { var x = new c\(depth - 1)(); boot.print(x.g(), \"\\n\"); } };\n"
+        }
+        let small = Compiler.compile(chain(1_000))
+        let large = Compiler.compile(chain(4_000))
+        #expect(small.succeeded && large.succeeded, "\(large.errors.prefix(3))")
+        let ratio = Double(large.lookupWork) / Double(small.lookupWork)
+        #expect(ratio < 5.0, "lookup work \(small.lookupWork) -> \(large.lookupWork)")
+    }
+
     @Test func aTenThousandDeepInterfaceChainCompiles() {
         var source = "interface i0 { int f(); };\n"
         for index in 1..<10_000 { source += "interface i\(index) extends i\(index - 1) { };\n" }
