@@ -26,6 +26,10 @@ public struct CompileResult: Sendable {
     public let diagnostics: [Diagnostic]
     /// The number of errors (some may not be listed past the limit).
     public let errorCount: Int
+    /// How many symbol-table entries the compilation's lookups looked at: a
+    /// measure of the compiler's own work that grows in proportion to the
+    /// program (tests check that it does not grow with its square).
+    public let lookupWork: Int
 
     public var succeeded: Bool { errorCount == 0 }
     public var errors: [Diagnostic] { diagnostics.filter { $0.severity == .error } }
@@ -49,7 +53,8 @@ public enum Compiler {
         let table = SymbolTable(sources: sources, files: files, memberNames: memberNames, sink: sink)
         table.declare()
         var classes: [ClassFile] = []
-        for cls in orderedClasses(table) {
+        let ordered = orderedClasses(table)
+        for cls in ordered {
             var file = ClassFile(name: cls.name, parent: cls.parent?.name ?? "", fields: cls.fields.map(\.name))
             let fileIndex = cls.declaration?.fileIndex ?? 0
             for method in cls.methods.sorted(by: { $0.ordinal < $1.ordinal }) {
@@ -59,7 +64,7 @@ public enum Compiler {
             classes.append(file)
         }
         if options.verify && !table.sink.hasErrors {
-            for (file, cls) in zip(classes, orderedClasses(table)) {
+            for (file, cls) in zip(classes, ordered) {
                 do {
                     try Verifier.verify(file, inheritedFields: cls.inheritedFieldCount)
                 } catch {
@@ -76,7 +81,8 @@ public enum Compiler {
             let right = (order[b.element.file] ?? 0, b.element.line, b.element.column, b.offset)
             return left < right
         }.map(\.element)
-        return CompileResult(classes: final.hasErrors ? [] : classes, diagnostics: sorted, errorCount: final.errorCount)
+        return CompileResult(classes: final.hasErrors ? [] : classes, diagnostics: sorted, errorCount: final.errorCount,
+                             lookupWork: table.counter.steps)
     }
 
     /// Compiles one source text (for tests and tools).
@@ -88,13 +94,17 @@ public enum Compiler {
     static func orderedClasses(_ table: SymbolTable) -> [ClassSymbol] {
         var ordered: [ClassSymbol] = []
         var placed = Set<ObjectIdentifier>()
-        func place(_ cls: ClassSymbol) {
-            guard !cls.isInternal, !cls.isInterface, !placed.contains(ObjectIdentifier(cls)) else { return }
-            placed.insert(ObjectIdentifier(cls))
-            if let parent = cls.parent { place(parent) }
-            ordered.append(cls)
+        for start in table.userClasses {
+            // The chain of not yet placed classes above `start`, placed top down
+            // (a loop: chains may be thousands deep; the layout has cut cycles).
+            var chain: [ClassSymbol] = []
+            var current: ClassSymbol? = start
+            while let cls = current, !cls.isInternal, !cls.isInterface, placed.insert(ObjectIdentifier(cls)).inserted {
+                chain.append(cls)
+                current = cls.parent
+            }
+            ordered += chain.reversed()
         }
-        table.userClasses.forEach(place)
         return ordered
     }
 

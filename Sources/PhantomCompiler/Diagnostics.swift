@@ -51,6 +51,37 @@ public struct SourceFile: Sendable {
     }
 }
 
+extension SourceFile {
+    /// The most bytes of a source line a diagnostic shows (generated sources
+    /// may put a whole program on one line).
+    static let shownLineBytes = 120
+
+    /// Line `line` as a diagnostic shows it: whole if it is at most
+    /// `shownLineBytes` long, otherwise a window of that many bytes around
+    /// `column` with "..." where text is left out; and the column in it.
+    func shownLine(_ line: Int, column: Int) -> (text: String, column: Int) {
+        guard line >= 1 && line <= lineStarts.count else { return ("", column) }
+        let lineStart = lineStarts[line - 1]
+        var lineEnd = line < lineStarts.count ? lineStarts[line] - 1 : bytes.count
+        if lineEnd > lineStart && bytes[lineEnd - 1] == 13 { lineEnd -= 1 }
+        lineEnd = max(lineStart, lineEnd)
+        let limit = Self.shownLineBytes
+        guard lineEnd - lineStart > limit else { return (lineText(line), column) }
+        // The caret's byte, with some context before it.
+        let at = lineStart + max(0, column - 1)
+        var start = max(lineStart, min(at - limit / 3, lineEnd - limit))
+        var end = min(lineEnd, start + limit)
+        // Whole UTF-8 characters only (continuation bytes are 10xxxxxx).
+        func isContinuation(_ offset: Int) -> Bool { offset < bytes.count && bytes[offset] & 0xC0 == 0x80 }
+        while start < end && isContinuation(start) { start += 1 }
+        while end > start && isContinuation(end) { end -= 1 }
+        let prefix = start > lineStart ? "..." : ""
+        let suffix = end < lineEnd ? "..." : ""
+        let text = prefix + String(decoding: bytes[start..<end], as: UTF8.self) + suffix
+        return (text, at - start + prefix.utf8.count + 1)
+    }
+}
+
 /// How serious a diagnostic is.
 public enum Severity: String, Sendable {
     case error
@@ -68,8 +99,20 @@ public struct Diagnostic: Sendable, CustomStringConvertible, Equatable {
     /// 1-based column (bytes).
     public let column: Int
     public let message: String
-    /// The source line, for the caret display.
+    /// The source line, for the caret display (clipped to about 120 bytes around the column, with "...").
     public let sourceLine: String
+    /// Where the caret goes in `sourceLine` (1-based bytes; `column` unless the line is clipped).
+    let caretColumn: Int
+
+    init(severity: Severity, file: String, line: Int, column: Int, message: String, sourceLine: String, caretColumn: Int? = nil) {
+        self.severity = severity
+        self.file = file
+        self.line = line
+        self.column = column
+        self.message = message
+        self.sourceLine = sourceLine
+        self.caretColumn = caretColumn ?? column
+    }
 
     /// `file:line:column: error: message`.
     public var summary: String { "\(file):\(line):\(column): \(severity.rawValue): \(message)" }
@@ -79,7 +122,7 @@ public struct Diagnostic: Sendable, CustomStringConvertible, Equatable {
         guard !sourceLine.isEmpty || column == 1 else { return summary }
         // Keep tabs so that the caret lines up in a terminal.
         var caret = ""
-        for (index, char) in sourceLine.utf8.enumerated() where index < column - 1 {
+        for (index, char) in sourceLine.utf8.enumerated() where index < caretColumn - 1 {
             caret.append(char == 9 ? "\t" : " ")
         }
         return "\(summary)\n\(sourceLine)\n\(caret)^"
@@ -116,8 +159,9 @@ struct DiagnosticSink {
         if severity == .error { errorCount += 1 }
         guard diagnostics.count < Self.limit else { return }
         let (line, column) = file.location(of: offset)
+        let shown = file.shownLine(line, column: column)
         diagnostics.append(Diagnostic(severity: severity, file: file.name, line: line, column: column,
-                                      message: message, sourceLine: file.lineText(line)))
+                                      message: message, sourceLine: shown.text, caretColumn: shown.column))
     }
 
     var hasErrors: Bool { errorCount > 0 }

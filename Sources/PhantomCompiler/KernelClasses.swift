@@ -102,9 +102,9 @@ enum KernelClasses {
         ]
         return table.map { name, instantiable, entries in
             let cls = ClassSymbol(name: name, isInternal: true, declaration: nil, instantiable: instantiable)
-            cls.methods = entries.map {
-                MethodSymbol(name: $0.name, ordinal: $0.ordinal, parameters: $0.parameters, returnType: $0.result,
-                             owner: cls, kind: $0.kind, variadic: $0.variadic)
+            for entry in entries {
+                cls.add(MethodSymbol(name: entry.name, ordinal: entry.ordinal, parameters: entry.parameters, returnType: entry.result,
+                                     owner: cls, kind: entry.kind, variadic: entry.variadic))
             }
             cls.laidOut = true
             return cls

@@ -1213,6 +1213,7 @@ final class MethodCompiler {
                 store(local)
                 saved = local
             }
+            checkArgumentCount(arguments.count, at: at)
             for argument in arguments { push(argument, as: .any, context: "an argument") }
             if let saved { load(saved) } else { pushReceiver(receiver) }
             emitter.call(ordinal, arguments: arguments.count)
@@ -1301,7 +1302,7 @@ final class MethodCompiler {
             }
             return field
         case .any:
-            let candidates = table.userClasses.compactMap { $0.fields.first { $0.name == name } }
+            let candidates = table.fieldsAnywhere(named: name)
             guard let first = candidates.first else {
                 error("no class has a field '\(name)'", at: position)
                 return nil
@@ -1393,9 +1394,17 @@ final class MethodCompiler {
         }
     }
 
+    /// `call ORD N` carries N in 0...255 (the VM's limit): more is an error, not truncated code.
+    private func checkArgumentCount(_ count: Int, at position: Int) {
+        if count > SymbolTable.maximumArguments {
+            error("a call passes at most \(SymbolTable.maximumArguments) arguments (the VM's limit); this one passes \(count)", at: position)
+        }
+    }
+
     /// A call by name: arguments first, then the receiver on top, then `call ORD N`.
     @discardableResult
     func call(_ receiver: Expr?, _ name: String, _ arguments: [Expr], at position: Int, keep: Bool) -> ValueType {
+        checkArgumentCount(arguments.count, at: position)
         let receiverType = receiver.map(typeOf)
         if receiver != nil, case .array = receiverType!, name == "length", arguments.isEmpty {
             pushReceiver(receiver)
@@ -1913,7 +1922,7 @@ final class MethodCompiler {
         if found.isNumeric { box(found, at: piece.position); return }
         if found == .void { error("a void method's result cannot be concatenated", at: piece.position); return }
         if case let .object(name) = found, let owner = table.classes[name], !owner.isInternal,
-           let method = owner.method(named: "toString", arity: 0), method.owner !== owner || owner.methods.contains(where: { $0 === method }),
+           let method = owner.method(named: "toString", arity: 0), method.owner !== owner || owner.owns(method),
            method.declaration != nil {
             emitter.call(method.ordinal, arguments: 0)
         }
@@ -2140,7 +2149,7 @@ final class MethodCompiler {
             }
             if case let .object(className) = type, let owner = table.classes[className], let field = owner.field(named: name) { return field.type }
             if type == .any {
-                let candidates = table.userClasses.compactMap { $0.fields.first { $0.name == name } }
+                let candidates = table.fieldsAnywhere(named: name)
                 if candidates.count == 1 { return candidates[0].type }
             }
             return .any

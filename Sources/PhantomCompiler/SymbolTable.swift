@@ -8,6 +8,11 @@
 //   takes it for its implementation, or gets a stub there that forwards;
 // - everything else takes the next free ordinal from 8 up, after the
 //   parents' ordinals and the interfaces'.
+//
+// Members are found by name through dictionaries and the layout walks the
+// inheritance graph with loops, not recursion: a class of 70 000 methods or
+// a chain of 10 000 classes costs time in proportion to its size, and a
+// cycle (`a extends b`, `b extends a`) is reported and cut.
 
 /// All the classes a compilation can see.
 final class SymbolTable {
@@ -23,13 +28,25 @@ final class SymbolTable {
     /// The next ordinal for an interface method (shared by the compilation).
     private var nextInterfaceOrdinal = 8
     private var interfaceOrdinals = Set<Int>()
+    /// The most arguments a method takes or a call passes (`call ORD N`: N is 0...255).
+    static let maximumArguments = 255
+    /// Counts what the lookups look at (`CompileResult.lookupWork`).
+    let counter = LookupCounter()
+    /// Methods and fields of every class by name, for calls and field reads on
+    /// untyped values (built at the first use, after the layout).
+    private var methodsByName: [String: [MethodSymbol]]? = nil
+    private var untypedCalls: [Signature: [MethodSymbol]] = [:]
+    private var fieldsByName: [String: [FieldSymbol]]? = nil
 
     init(sources: [SourceFile], files: [FileSyntax], memberNames: Set<String>, sink: DiagnosticSink) {
         self.sources = sources
         self.files = files
         self.memberNames = memberNames
         self.sink = sink
-        for cls in KernelClasses.make() { classes[cls.name] = cls }
+        for cls in KernelClasses.make() {
+            cls.counter = counter
+            classes[cls.name] = cls
+        }
     }
 
     func error(_ message: String, at offset: Int, file: Int) {
@@ -50,6 +67,7 @@ final class SymbolTable {
                     continue
                 }
                 let cls = ClassSymbol(name: declaration.name, isInternal: false, isInterface: declaration.isInterface, declaration: declaration)
+                cls.counter = counter
                 classes[declaration.name] = cls
                 userClasses.append(cls)
             }
@@ -80,8 +98,8 @@ final class SymbolTable {
             }
         }
         // Interfaces first: their ordinals are reserved in every class.
-        for cls in userClasses where cls.isInterface { layOutInterface(cls) }
-        for cls in userClasses where !cls.isInterface { layOut(cls) }
+        layOutInterfaces()
+        layOutClasses()
     }
 
     // MARK: - Names
@@ -156,15 +174,36 @@ final class SymbolTable {
 
     // MARK: - Layout
 
-    private func layOutInterface(_ cls: ClassSymbol) {
-        guard !cls.laidOut else { return }
-        guard !cls.layoutInProgress else {
-            error("interface \(cls.name) extends itself", at: cls.declaration!.position, file: cls.declaration!.fileIndex)
-            return
+    /// Lays out every interface after the interfaces it extends (a
+    /// depth-first walk with its own stack); an `extends` that leads back to
+    /// an interface being laid out is reported and dropped.
+    private func layOutInterfaces() {
+        for root in userClasses where root.isInterface && !root.laidOut {
+            root.layoutInProgress = true
+            var stack: [(interface: ClassSymbol, next: Int)] = [(root, 0)]
+            while let (interface, next) = stack.last {
+                guard next < interface.interfaces.count else {
+                    stack.removeLast()
+                    layOutInterfaceMembers(interface)
+                    interface.layoutInProgress = false
+                    interface.laidOut = true
+                    continue
+                }
+                let parent = interface.interfaces[next]
+                if parent.layoutInProgress {
+                    error("interface \(parent.name) extends itself", at: parent.declaration!.position, file: parent.declaration!.fileIndex)
+                    interface.interfaces.remove(at: next)
+                    continue
+                }
+                stack[stack.count - 1].next += 1
+                if parent.laidOut { continue }
+                parent.layoutInProgress = true
+                stack.append((parent, 0))
+            }
         }
-        cls.layoutInProgress = true
-        defer { cls.layoutInProgress = false; cls.laidOut = true }
-        for parent in cls.interfaces { layOutInterface(parent) }
+    }
+
+    private func layOutInterfaceMembers(_ cls: ClassSymbol) {
         let declaration = cls.declaration!
         for field in declaration.fields {
             error("interfaces have no fields", at: field.position, file: declaration.fileIndex)
@@ -172,8 +211,9 @@ final class SymbolTable {
         for method in declaration.methods {
             if method.isConstructor { error("interfaces have no constructors", at: method.position, file: declaration.fileIndex); continue }
             let parameters = method.parameters.map { resolve($0.type, file: declaration.fileIndex, at: $0.position) }
+            checkParameterCount(method, file: declaration.fileIndex)
             let result = resolve(method.returnType, file: declaration.fileIndex, at: method.position)
-            if cls.methods.contains(where: { $0.name == method.name && $0.arity == parameters.count }) {
+            if cls.ownMethods(named: method.name).contains(where: { $0.arity == parameters.count }) {
                 error("method \(method.name) with \(parameters.count) arguments is declared twice", at: method.position, file: declaration.fileIndex)
                 continue
             }
@@ -183,29 +223,77 @@ final class SymbolTable {
             if let inherited, inherited.owner.isInterface { ordinal = inherited.ordinal }
             else if let universal = KernelClasses.universalOrdinal(name: method.name, arity: parameters.count) { ordinal = universal }
             else { ordinal = nextInterfaceOrdinal; nextInterfaceOrdinal += 1; interfaceOrdinals.insert(ordinal) }
-            cls.methods.append(MethodSymbol(name: method.name, ordinal: ordinal, parameters: parameters, returnType: result,
-                                            owner: cls, declaration: method))
+            cls.add(MethodSymbol(name: method.name, ordinal: ordinal, parameters: parameters, returnType: result,
+                                 owner: cls, declaration: method))
         }
     }
 
+    /// Lays out every class after its parents: the chain above a class is
+    /// followed with a loop up to a class already laid out, then laid out top
+    /// down. A chain that comes back to a class on it is a cycle: reported at
+    /// that class, and every class of the cycle loses its parent.
+    private func layOutClasses() {
+        var order: [ClassSymbol] = []
+        for start in userClasses where !start.isInterface && !start.laidOut {
+            var chain: [ClassSymbol] = []
+            var current: ClassSymbol? = start
+            while let cls = current, !cls.laidOut, cls.declaration != nil {
+                if cls.layoutInProgress {
+                    let declaration = cls.declaration!
+                    error("class \(cls.name) inherits from itself", at: declaration.position, file: declaration.fileIndex)
+                    for member in chain[chain.firstIndex { $0 === cls }!...] { member.parent = nil }
+                    break
+                }
+                cls.layoutInProgress = true
+                chain.append(cls)
+                current = cls.parent
+            }
+            for cls in chain.reversed() {
+                cls.layoutInProgress = false
+                cls.laidOut = true
+                order.append(cls)
+            }
+        }
+        numberInheritanceForest(order)
+        for cls in order { layOut(cls) }
+    }
+
+    /// Depth and a depth-first interval for each class (parents before
+    /// children in `order`): `a.isAncestorOrSelf(of: b)` in constant time.
+    private func numberInheritanceForest(_ order: [ClassSymbol]) {
+        var children: [ObjectIdentifier: [ClassSymbol]] = [:]
+        var roots: [ClassSymbol] = []
+        for cls in order {
+            if let parent = cls.parent, !parent.isInternal {
+                cls.depth = parent.depth + 1
+                children[ObjectIdentifier(parent), default: []].append(cls)
+            } else {
+                roots.append(cls)
+            }
+        }
+        var number = 0
+        for root in roots {
+            // (class, entered): a class is pushed to be entered, then again to be left.
+            var stack: [(ClassSymbol, Bool)] = [(root, false)]
+            while let (cls, entered) = stack.popLast() {
+                number += 1
+                if entered { cls.treeExit = number; continue }
+                cls.treeEnter = number
+                stack.append((cls, true))
+                for child in children[ObjectIdentifier(cls)] ?? [] { stack.append((child, false)) }
+            }
+        }
+    }
+
+    /// Fields, ordinals, accessors and interface stubs of one class whose parent is laid out.
     private func layOut(_ cls: ClassSymbol) {
-        guard !cls.laidOut, let declaration = cls.declaration else { return }
-        guard !cls.layoutInProgress else {
-            error("class \(cls.name) inherits from itself", at: declaration.position, file: declaration.fileIndex)
-            cls.parent = nil
-            return
-        }
-        cls.layoutInProgress = true
-        defer { cls.layoutInProgress = false; cls.laidOut = true }
-        if let parent = cls.parent {
-            layOut(parent)
-            if parent.layoutInProgress { cls.parent = nil }
-        }
+        guard let declaration = cls.declaration else { return }
         let file = declaration.fileIndex
         // Fields: the parents' first.
+        cls.inheritedFieldCount = cls.parent.map { $0.inheritedFieldCount + $0.fields.count } ?? 0
         var index = cls.inheritedFieldCount
         for field in declaration.fields {
-            if cls.fields.contains(where: { $0.name == field.name }) {
+            if cls.ownField(named: field.name) != nil {
                 error("field '\(field.name)' is declared twice", at: field.position, file: file)
                 continue
             }
@@ -215,34 +303,43 @@ final class SymbolTable {
             }
             var type = resolve(field.type, file: file, at: field.position)
             if type == .void { type = .any }
-            cls.fields.append(FieldSymbol(name: field.name, type: type, index: index, owner: cls, declaration: field))
+            cls.add(FieldSymbol(name: field.name, type: type, index: index, owner: cls, declaration: field))
             index += 1
         }
         if index > 256 {
             error("class \(cls.name) has \(index) fields; the VM reaches at most 256", at: declaration.position, file: file)
         }
-        var used = cls.parent?.usedOrdinals() ?? []
-        used.formUnion(interfaceOrdinals)
+        // `usedOrdinals`: taken here or by a parent; `used` adds the interfaces' reserved ones.
+        cls.usedOrdinals = cls.parent?.usedOrdinals ?? []
+        var used = cls.usedOrdinals.union(interfaceOrdinals)
+        // `used` only grows, so the lowest free ordinal never goes down.
+        // (Everything below the parent's lowest free ordinal is used here too.)
+        var lowestFree = cls.parent?.lowestFreeOrdinal ?? 8
         func nextFree() -> Int {
-            var ordinal = 8
-            while used.contains(ordinal) { ordinal += 1 }
-            used.insert(ordinal)
-            return ordinal
+            while used.contains(lowestFree) { counter.count(); lowestFree += 1 }
+            used.insert(lowestFree)
+            return lowestFree
         }
+        defer { cls.lowestFreeOrdinal = lowestFree }
         let interfaceMethods = allInterfaces(of: cls).flatMap(\.methods)
+        var interfaceMethodsBySignature: [Signature: MethodSymbol] = [:]
+        for method in interfaceMethods where interfaceMethodsBySignature[Signature(name: method.name, arity: method.arity)] == nil {
+            interfaceMethodsBySignature[Signature(name: method.name, arity: method.arity)] = method
+        }
         for method in declaration.methods {
             let parameters = method.parameters.map { resolve($0.type, file: file, at: $0.position) }
+            checkParameterCount(method, file: file)
             if method.isConstructor {
                 if cls.constructor != nil {
                     error("a class has at most one constructor (the VM has no overloading by argument types)", at: method.position, file: file)
                     continue
                 }
-                cls.methods.append(MethodSymbol(name: "<init>", ordinal: nextFree(), parameters: parameters, returnType: .void,
-                                                owner: cls, declaration: method, isConstructor: true))
+                cls.add(MethodSymbol(name: "<init>", ordinal: nextFree(), parameters: parameters, returnType: .void,
+                                     owner: cls, declaration: method, isConstructor: true))
                 continue
             }
             let result = resolve(method.returnType, file: file, at: method.position)
-            if cls.methods.contains(where: { $0.name == method.name && $0.arity == parameters.count && !$0.isConstructor }) {
+            if cls.ownMethods(named: method.name).contains(where: { $0.arity == parameters.count && !$0.isConstructor }) {
                 error("method '\(method.name)' with \(parameters.count) argument\(parameters.count == 1 ? "" : "s") is declared twice in \(cls.name)",
                       at: method.position, file: file)
                 continue
@@ -250,21 +347,21 @@ final class SymbolTable {
             let ordinal: Int
             if let universal = KernelClasses.universalOrdinal(name: method.name, arity: parameters.count) {
                 ordinal = universal
-            } else if let overridden = cls.parent?.methods(named: method.name).first(where: { $0.arity == parameters.count && !$0.variadic }) {
+            } else if let overridden = cls.parent?.overridable(named: method.name, arity: parameters.count) {
                 ordinal = overridden.ordinal
                 if overridden.returnType != result && !(overridden.returnType.isObject && result.isObject) {
                     error("'\(method.name)' overrides a method of \(overridden.owner.name) that returns \(overridden.returnType), not \(result)",
                           at: method.position, file: file)
                 }
-            } else if let fromInterface = interfaceMethods.first(where: { $0.name == method.name && $0.arity == parameters.count }),
-                      !cls.usedOrdinals().contains(fromInterface.ordinal) {
+            } else if let fromInterface = interfaceMethodsBySignature[Signature(name: method.name, arity: parameters.count)],
+                      !cls.usedOrdinals.contains(fromInterface.ordinal) {
                 ordinal = fromInterface.ordinal
                 used.insert(ordinal)
             } else {
                 ordinal = nextFree()
             }
-            cls.methods.append(MethodSymbol(name: method.name, ordinal: ordinal, parameters: parameters, returnType: result,
-                                            owner: cls, declaration: method))
+            cls.add(MethodSymbol(name: method.name, ordinal: ordinal, parameters: parameters, returnType: result,
+                                 owner: cls, declaration: method))
         }
         // A constructor is needed for field initializers and for the parents'.
         cls.needsConstruction = cls.constructor != nil || (cls.parent?.needsConstruction ?? false)
@@ -274,8 +371,8 @@ final class SymbolTable {
                 error("class \(cls.name) needs a constructor that calls super(...): the constructor of \(cls.parent!.name) takes arguments",
                       at: declaration.position, file: file)
             }
-            cls.methods.append(MethodSymbol(name: "<init>", ordinal: nextFree(), parameters: [], returnType: .void,
-                                            owner: cls, isConstructor: true))
+            cls.add(MethodSymbol(name: "<init>", ordinal: nextFree(), parameters: [], returnType: .void,
+                                 owner: cls, isConstructor: true))
         }
         // Accessors for fields that other objects read or write (`node.next`).
         for field in cls.fields where memberNames.contains(field.name) {
@@ -286,7 +383,8 @@ final class SymbolTable {
             setter.accessorIsSetter = true
             field.getter = getter.ordinal
             field.setter = setter.ordinal
-            cls.methods += [getter, setter]
+            cls.add(getter)
+            cls.add(setter)
         }
         // Interface methods: implemented at the interface's ordinal, or by a stub there.
         var stubbed = Set<Int>()
@@ -294,7 +392,7 @@ final class SymbolTable {
             stubbed.insert(required.ordinal)
             // Interface ordinals are reserved: whoever has one implements it
             // (this class, a parent, or a parent's stub).
-            if cls.usedOrdinals().contains(required.ordinal) { continue }
+            if cls.usedOrdinals.contains(required.ordinal) { continue }
             guard let implementation = cls.methods(named: required.name).first(where: { $0.arity == required.arity && !$0.owner.isInterface }) else {
                 error("class \(cls.name) does not implement \(required.name)(\(required.arity) argument\(required.arity == 1 ? "" : "s")) of interface \(required.owner.name)",
                       at: declaration.position, file: file)
@@ -304,7 +402,7 @@ final class SymbolTable {
             let stub = MethodSymbol(name: required.name, ordinal: required.ordinal, parameters: required.parameters,
                                     returnType: required.returnType, owner: cls)
             stub.forwardsTo = implementation.ordinal
-            cls.methods.append(stub)
+            cls.add(stub)
         }
         cls.highestOrdinal = max(cls.parent?.highestOrdinal ?? 7, cls.methods.map(\.ordinal).max() ?? 7)
         if cls.highestOrdinal > 255 {
@@ -313,33 +411,66 @@ final class SymbolTable {
         }
     }
 
-    /// Every interface a class implements, through its parents and the interfaces' parents.
+    private func checkParameterCount(_ method: MethodDeclaration, file: Int) {
+        guard method.parameters.count > Self.maximumArguments else { return }
+        let what = method.isConstructor ? "the constructor" : "method '\(method.name)'"
+        error("\(what) has \(method.parameters.count) parameters; the VM passes at most \(Self.maximumArguments) arguments",
+              at: method.position, file: file)
+    }
+
+    /// Every interface a class implements, through its parents and the interfaces' parents
+    /// (kept with the class: a chain of 10 000 classes is not walked again for each).
     func allInterfaces(of cls: ClassSymbol) -> [ClassSymbol] {
+        if let known = cls.allInterfaces { return known }
+        // Own interfaces first, then the parent's (as a walk up the chain finds them).
+        let inherited = cls.parent.map(allInterfaces) ?? []
+        guard !cls.interfaces.isEmpty else { cls.allInterfaces = inherited; return inherited }
         var result: [ClassSymbol] = []
         var seen = Set<ObjectIdentifier>()
-        func visit(_ interface: ClassSymbol) {
-            guard seen.insert(ObjectIdentifier(interface)).inserted else { return }
+        // Depth first, in declaration order, with a stack of its own.
+        var pending = Array(cls.interfaces.reversed())
+        while let interface = pending.popLast() {
+            guard seen.insert(ObjectIdentifier(interface)).inserted else { continue }
             result.append(interface)
-            interface.interfaces.forEach(visit)
+            pending += interface.interfaces.reversed()
         }
-        var current: ClassSymbol? = cls
-        while let each = current {
-            each.interfaces.forEach(visit)
-            current = each.parent
-        }
+        for interface in inherited where seen.insert(ObjectIdentifier(interface)).inserted { result.append(interface) }
+        cls.allInterfaces = result
         return result
     }
 
     /// Methods named `name` with `arity` arguments in any class: for calls on untyped values.
     func methodsAnywhere(named name: String, arity: Int) -> [MethodSymbol] {
-        var found: [MethodSymbol] = []
-        // .internal.array's methods are reached with a[i], a[i] = v and a.length.
-        for cls in classes.values where cls.name != KernelClasses.array {
-            for method in cls.methods where method.name == name && !method.isConstructor && method.forwardsTo == nil
-                && method.accessorField == nil && (method.arity == arity || method.variadic) {
-                found.append(method)
+        let signature = Signature(name: name, arity: arity)
+        if let known = untypedCalls[signature] { counter.count(); return known }
+        if methodsByName == nil {
+            var index: [String: [MethodSymbol]] = [:]
+            // .internal.array's methods are reached with a[i], a[i] = v and a.length.
+            for cls in classes.values where cls.name != KernelClasses.array {
+                for method in cls.methods where !method.isConstructor && method.forwardsTo == nil && method.accessorField == nil {
+                    index[method.name, default: []].append(method)
+                }
             }
+            methodsByName = index
         }
+        let named = methodsByName?[name] ?? []
+        counter.count(named.count)
+        let found = named.filter { $0.arity == arity || $0.variadic }
+        untypedCalls[signature] = found
+        return found
+    }
+
+    /// The fields named `name` of the user classes, in source order: for field reads on untyped values.
+    func fieldsAnywhere(named name: String) -> [FieldSymbol] {
+        if fieldsByName == nil {
+            var index: [String: [FieldSymbol]] = [:]
+            for cls in userClasses {
+                for field in cls.fields { index[field.name, default: []].append(field) }
+            }
+            fieldsByName = index
+        }
+        let found = fieldsByName?[name] ?? []
+        counter.count(found.count + 1)
         return found
     }
 

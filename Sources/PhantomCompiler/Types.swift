@@ -127,7 +127,47 @@ final class FieldSymbol {
     }
 }
 
+/// Counts the entries that the symbol lookups look at (`CompileResult.lookupWork`):
+/// with the lookups by name, it grows with the program, not with its square.
+/// Also the fields of the whole compilation by name, so that a field is found
+/// without walking a deep parent chain.
+final class LookupCounter {
+    private(set) var steps = 0
+    func count(_ entries: Int = 1) { steps += entries }
+    private var fieldsByName: [String: [FieldSymbol]] = [:]
+    private var methodsByName: [String: [MethodSymbol]] = [:]
+    func register(_ field: FieldSymbol) { fieldsByName[field.name, default: []].append(field) }
+    func register(_ method: MethodSymbol) { methodsByName[method.name, default: []].append(method) }
+    /// The methods named `name` of user classes, or nil if there are more than `limit`.
+    func methods(named name: String, atMost limit: Int) -> [MethodSymbol]? {
+        count()
+        let found = methodsByName[name] ?? []
+        guard found.count <= limit else { return nil }
+        count(found.count)
+        return found
+    }
+    /// The fields named `name` anywhere, or nil if there are more than `limit`.
+    func fields(named name: String, atMost limit: Int) -> [FieldSymbol]? {
+        count()
+        let found = fieldsByName[name] ?? []
+        guard found.count <= limit else { return nil }
+        count(found.count)
+        return found
+    }
+}
+
+/// A method's name and argument count: what a call or an override matches.
+struct Signature: Hashable {
+    let name: String
+    let arity: Int
+}
+
 /// A class: user-defined (from source) or internal (the VM's).
+///
+/// Members are kept in declaration order (`fields`, `methods`) and indexed by
+/// name, so that a lookup costs the same in a class of 10 members as in one of
+/// 70 000; the parent chain is walked with a loop, never by recursion (a chain
+/// may be thousands of classes deep).
 final class ClassSymbol {
     let name: String
     let isInternal: Bool
@@ -135,9 +175,19 @@ final class ClassSymbol {
     var parent: ClassSymbol? = nil
     var interfaces: [ClassSymbol] = []
     /// Own fields, in declaration order.
-    var fields: [FieldSymbol] = []
-    /// Own methods (overrides included) and generated ones.
-    var methods: [MethodSymbol] = []
+    private(set) var fields: [FieldSymbol] = []
+    /// Own methods (overrides included) and generated ones, in the order added.
+    private(set) var methods: [MethodSymbol] = []
+    private var fieldsByName: [String: FieldSymbol] = [:]
+    private var methodsByName: [String: [MethodSymbol]] = [:]
+    /// The constructor declared (or generated) by this class itself.
+    private(set) var constructor: MethodSymbol? = nil
+    /// Ordinals taken by this class or its parents (the layout starts it from the parent's).
+    var usedOrdinals = Set<Int>()
+    /// Every interface implemented here or by a parent (`SymbolTable.allInterfaces`, once laid out).
+    var allInterfaces: [ClassSymbol]? = nil
+    /// Fields of the parents (numbered before this class's own); set by the layout.
+    var inheritedFieldCount = 0
     /// The declaration, for user classes.
     let declaration: ClassDeclaration?
     /// Whether `new` may make one (internal classes made only by the VM may not).
@@ -150,6 +200,16 @@ final class ClassSymbol {
     /// `new` must call a constructor: one is declared, a field has an
     /// initializer (or is long/float/double, which start at 0), or a parent needs one.
     var needsConstruction = false
+    /// No ordinal below this one is free in this class (where the next class's search starts).
+    var lowestFreeOrdinal = 8
+    /// Parents above this class (0: its parent is internal or none); set by the layout.
+    var depth = 0
+    /// The class's interval in a depth-first numbering of the inheritance
+    /// forest: an ancestor's interval contains its descendants' (set by the layout).
+    var treeEnter = 0
+    var treeExit = -1
+    /// Where lookups count their work (the compilation's counter).
+    var counter = LookupCounter()
 
     init(name: String, isInternal: Bool, isInterface: Bool = false, declaration: ClassDeclaration?, instantiable: Bool = true) {
         self.name = name
@@ -159,14 +219,55 @@ final class ClassSymbol {
         self.instantiable = instantiable
     }
 
-    /// Fields of the parents (numbered before this class's own).
-    var inheritedFieldCount: Int { parent.map { $0.inheritedFieldCount + $0.fields.count } ?? 0 }
+    /// Adds an own field (its name not yet used here).
+    func add(_ field: FieldSymbol) {
+        fields.append(field)
+        fieldsByName[field.name] = field
+        counter.register(field)
+    }
+
+    /// Adds an own method.
+    func add(_ method: MethodSymbol) {
+        methods.append(method)
+        methodsByName[method.name, default: []].append(method)
+        usedOrdinals.insert(method.ordinal)
+        if !isInternal { counter.register(method) }
+        if method.isConstructor && constructor == nil { constructor = method }
+    }
+
+    /// The field `name` declared by this class itself.
+    func ownField(named name: String) -> FieldSymbol? {
+        counter.count()
+        return fieldsByName[name]
+    }
+
+    /// The methods named `name` declared (or generated) by this class itself.
+    func ownMethods(named name: String) -> [MethodSymbol] {
+        counter.count()
+        let found = methodsByName[name] ?? []
+        counter.count(found.count)
+        return found
+    }
+
+    /// Whether `method` is one of this class's own methods.
+    func owns(_ method: MethodSymbol) -> Bool {
+        method.owner === self && ownMethods(named: method.name).contains { $0 === method }
+    }
+
+    /// Whether this user class is `other` or one of its parents.
+    func isAncestorOrSelf(of other: ClassSymbol) -> Bool {
+        treeEnter <= other.treeEnter && other.treeExit <= treeExit
+    }
 
     /// A field by name, here or in a parent.
     func field(named name: String) -> FieldSymbol? {
+        // In a deep chain, the few classes that declare the name are fewer than the parents.
+        if depth > 8 && !isInternal {
+            if let declared = counter.fields(named: name, atMost: depth) { return declared.first { $0.owner.isAncestorOrSelf(of: self) } }
+        }
         var cls: ClassSymbol? = self
         while let current = cls {
-            if let found = current.fields.first(where: { $0.name == name }) { return found }
+            if let found = current.ownField(named: name) { return found }
             cls = current.parent
         }
         return nil
@@ -180,17 +281,42 @@ final class ClassSymbol {
         var cls: ClassSymbol? = self
         var interfaces: [ClassSymbol] = []
         while let current = cls {
-            for method in current.methods where method.name == name && !method.isConstructor && method.forwardsTo == nil {
+            for method in current.ownMethods(named: name) where !method.isConstructor && method.forwardsTo == nil {
                 if method.variadic || arities.insert(method.arity).inserted { found.append(method) }
             }
             interfaces += current.interfaces
             cls = current.parent
         }
+        // Interfaces may share parents: each is looked at once.
+        var seen = Set<ObjectIdentifier>()
         while let interface = interfaces.popLast() {
-            for method in interface.methods where method.name == name && arities.insert(method.arity).inserted { found.append(method) }
+            guard seen.insert(ObjectIdentifier(interface)).inserted else { continue }
+            for method in interface.ownMethods(named: name) where arities.insert(method.arity).inserted { found.append(method) }
             interfaces += interface.interfaces
         }
         return found
+    }
+
+    /// The method that a method `name` with `arity` arguments declared in a
+    /// subclass overrides: the nearest of this class and its parents (or, if
+    /// none, of their interfaces), not variadic.
+    func overridable(named name: String, arity: Int) -> MethodSymbol? {
+        if depth > 8 && !isInternal && (allInterfaces?.isEmpty ?? false) {
+            if let declared = counter.methods(named: name, atMost: depth) {
+                return declared.filter {
+                    $0.arity == arity && !$0.variadic && !$0.isConstructor && $0.forwardsTo == nil && $0.owner.isAncestorOrSelf(of: self)
+                }.max { $0.owner.depth < $1.owner.depth }
+            }
+        }
+        // The nearest class first: an override of an override is found one step up.
+        var cls: ClassSymbol? = self
+        while let current = cls {
+            if let found = current.ownMethods(named: name).first(where: {
+                $0.arity == arity && !$0.variadic && !$0.isConstructor && $0.forwardsTo == nil
+            }) { return found }
+            cls = current.parent
+        }
+        return methods(named: name).first { $0.arity == arity && !$0.variadic }
     }
 
     /// The method called by `name(args)` with `arity` arguments, if any.
@@ -201,28 +327,22 @@ final class ClassSymbol {
         return KernelClasses.universal(named: name, arity: arity, owner: self)
     }
 
-    /// The constructor declared by this class itself.
-    var constructor: MethodSymbol? { methods.first { $0.isConstructor } }
-
     /// True if this class is `other` or inherits from it (or implements it).
     func isSubclass(of other: ClassSymbol) -> Bool {
+        var pending: [ClassSymbol] = []
         var cls: ClassSymbol? = self
         while let current = cls {
             if current === other { return true }
-            if current.interfaces.contains(where: { $0.isSubclass(of: other) }) { return true }
+            pending += current.interfaces
             cls = current.parent
+        }
+        // Interfaces may share parents: each is looked at once.
+        var seen = Set<ObjectIdentifier>()
+        while let current = pending.popLast() {
+            guard seen.insert(ObjectIdentifier(current)).inserted else { continue }
+            if current === other { return true }
+            pending += current.interfaces
         }
         return false
-    }
-
-    /// Ordinals already taken by this class or its parents.
-    func usedOrdinals() -> Set<Int> {
-        var used = Set<Int>()
-        var cls: ClassSymbol? = self
-        while let current = cls {
-            for method in current.methods { used.insert(method.ordinal) }
-            cls = current.parent
-        }
-        return used
     }
 }

@@ -3,6 +3,10 @@
 // calls across classes, try/catch), in source lines per second. The whole
 // pipeline is timed: lexing, parsing, checking, code generation and the PVM
 // verifier's check of every generated class.
+//
+// The scaling case (`--members N`) compiles one class of N methods and one
+// of N fields: both are past the VM's limits (255 ordinals, 256 fields), so
+// what is timed is the way to that error; it must grow with N, not N².
 
 import ArgumentParser
 import Foundation
@@ -13,14 +17,17 @@ struct CompileBench: ParsableCommand {
         commandName: "compile",
         abstract: "Measure the compiler's speed (source lines per second) on a large generated program.")
 
-    @Flag(help: "Print JSON for tools (keys: lines, seconds, lines_per_s).") var json = false
+    @Flag(help: "Print JSON for tools (keys: lines, seconds, lines_per_s, scaling).") var json = false
     @Option(help: "Approximate number of source lines to generate.") var lines: Int = 200_000
     @Option(help: "Compilations to time (the median counts).") var runs: Int = 3
     @Flag(help: "Skip the verifier's check of the generated code.") var noVerify = false
+    @Option(help: "Members of the scaling case's classes: one with this many methods, one with this many fields (0: skip it).")
+    var members: Int = 70_000
 
     func validate() throws {
         guard lines >= 100 else { throw ValidationError("--lines must be at least 100") }
         guard runs >= 1 else { throw ValidationError("--runs must be at least 1") }
+        guard members >= 0 && members <= 10_000_000 else { throw ValidationError("--members must be between 0 and 10000000") }
     }
 
     /// A program of about `lines` lines: classes of ~50 lines each.
@@ -94,6 +101,27 @@ struct CompileBench: ParsableCommand {
         return text
     }
 
+    /// One class with `members` methods (`methods: true`) or fields, on one line, as a generator would write it.
+    static func generateScaling(members: Int, methods: Bool) -> String {
+        var text = "class wide { "
+        for index in 0..<members {
+            text += methods ? "int m\(index)() { return \(index); } " : "var f\(index) : int; "
+        }
+        return text + "void run(var boot) { } };\n"
+    }
+
+    /// The median time to compile `text` (to its errors: the class is too wide for the VM).
+    func timeScaling(_ text: String, name: String) -> Double {
+        let file = SourceFile(name: name, text: text)
+        var times: [Double] = []
+        for _ in 0..<runs {
+            let start = monotonicSeconds()
+            _ = Compiler.compile([file], options: CompileOptions(verify: !noVerify))
+            times.append(monotonicSeconds() - start)
+        }
+        return times.sorted()[times.count / 2]
+    }
+
     func run() throws {
         try reportingErrors {
             let source = Self.generate(lines: lines)
@@ -111,11 +139,21 @@ struct CompileBench: ParsableCommand {
                 classes = result.classes.count
             }
             let seconds = times.sorted()[times.count / 2]
-            let results = CompileBenchResults(lines: lineCount, seconds: seconds, linesPerSecond: Double(lineCount) / seconds)
+            var scaling: CompileScalingResults? = nil
+            if members > 0 {
+                scaling = CompileScalingResults(
+                    members: members,
+                    methodsSeconds: timeScaling(Self.generateScaling(members: members, methods: true), name: "methods.ph"),
+                    fieldsSeconds: timeScaling(Self.generateScaling(members: members, methods: false), name: "fields.ph"))
+            }
+            let results = CompileBenchResults(lines: lineCount, seconds: seconds, linesPerSecond: Double(lineCount) / seconds, scaling: scaling)
             if json {
                 try printJSON(results)
             } else {
                 printNow("compiled \(lineCount) lines (\(classes) classes) in \(fmt(seconds)) s: \(Int(results.linesPerSecond)) lines/s (median of \(runs)\(noVerify ? ", without the verifier" : ""))")
+                if let scaling {
+                    printNow("a class of \(members) methods: \(fmt(scaling.methodsSeconds)) s; of \(members) fields: \(fmt(scaling.fieldsSeconds)) s (to the VM-limit error)")
+                }
             }
         }
     }
@@ -126,9 +164,25 @@ struct CompileBenchResults: Encodable {
     let lines: Int
     let seconds: Double
     let linesPerSecond: Double
+    /// The scaling case (absent with `--members 0`).
+    let scaling: CompileScalingResults?
     enum CodingKeys: String, CodingKey {
         case lines
         case seconds
         case linesPerSecond = "lines_per_s"
+        case scaling
+    }
+}
+
+/// `scaling` in `phantom bench compile --json`: seconds to compile a class of
+/// `members` methods and one of `members` fields.
+struct CompileScalingResults: Encodable {
+    let members: Int
+    let methodsSeconds: Double
+    let fieldsSeconds: Double
+    enum CodingKeys: String, CodingKey {
+        case members
+        case methodsSeconds = "methods_seconds"
+        case fieldsSeconds = "fields_seconds"
     }
 }
