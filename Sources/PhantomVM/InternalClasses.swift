@@ -77,7 +77,11 @@ extension VirtualMachine {
             guard let from = integer(0), let to = integer(1), from >= 0, to >= from, Int(to) <= bytes.count else {
                 return .failure(GuestProblem(message: "substring range out of bounds"))
             }
-            return wrap { () throws(VMError) in try newString(UnsafeRawBufferPointer(rebasing: bytes[Int(from)..<Int(to)])) }
+            let piece = UnsafeRawBufferPointer(rebasing: bytes[Int(from)..<Int(to)])
+            // A cut inside a character's bytes reads as U+FFFD, as decoding does.
+            @inline(__always) func continues(_ at: Int) -> Bool { at < bytes.count && bytes[at] & 0xC0 == 0x80 }
+            if continues(Int(from)) || continues(Int(to)) { return make(String(decoding: piece, as: UTF8.self)) }
+            return wrap { () throws(VMError) in try newString(piece) }
         case (.array, 8):  // get(index)
             guard let index = integer(0), index >= 0, Int(index) < guestArrayCount(receiver) else {
                 return .failure(GuestProblem(message: "array index out of range"))

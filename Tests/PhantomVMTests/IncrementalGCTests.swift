@@ -166,12 +166,15 @@ import PhantomMemory
         _ = try machine.vm.startThread(className: "churn")
         // Run until a cycle is under way, snapshot there, run on, crash.
         var guardRounds = 0
-        while !machine.memory.isCollecting && guardRounds < 10_000 {
-            machine.vm.run(budget: 20_000, slice: 2_000)
+        while !machine.memory.isCollecting && guardRounds < 100_000 {
+            machine.vm.run(budget: 2_000, slice: 2_000)
             guardRounds += 1
         }
         try #require(machine.memory.isCollecting, "no collection began")
-        machine.vm.run(budget: 20_000, slice: 2_000)
+        // A step partway through the cycle (a VM's steps grow with what was
+        // allocated, so one slice on may finish it), then the snapshot.
+        machine.memory.collectionStep(budget: 5_000) { machine.vm.framesToRescan() }
+        try #require(machine.memory.isCollecting, "the cycle ended before the snapshot")
         try machine.space.takeSnapshot()
         machine.vm.run(budget: 50_000, slice: 2_000)
         let after = try machine.restarted()
