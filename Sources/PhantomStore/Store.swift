@@ -143,9 +143,12 @@ public final class Store {
         }
         var slots: [(slot: UInt64, result: Result<Superblock, Superblock.SlotProblem>)] = []
         let buffer = BlockBuffer()
+        var hints: [UInt64: (sequence: UInt64, nextSnapshotID: UInt64)] = [:]
         for slot in Layout.superblockSlots {
             do throws(BlockDeviceError) { try device.read(into: buffer.mutableRaw, at: slot << Layout.blockShift) } catch { throw StoreError(error) }
             slots.append((slot, Superblock.decode(buffer)))
+            // What a damaged slot still seems to say (untrusted, for reports).
+            if buffer.u64(0) == Layout.superblockMagic { hints[slot] = (buffer.u64(16), buffer.u64(40)) }
         }
         for entry in slots {
             // A newer format's valid superblock: never read or overwrite its state.
@@ -173,11 +176,28 @@ public final class Store {
             throw .corrupt(path: path, detail: "no valid superblock (\(detail))")
         }
         var report = OpenReport()
+        var lostNextID: UInt64? = nil
         for (slot, result) in slots {
             // A new image has written only slot 1; an empty slot 0 is normal then.
-            if case let .failure(problem) = result, !(problem == .wrongMagic && valid[0].sequence <= 1) {
-                report.notes.append("superblock \(slot) is unusable (\(describe(problem))); using the other copy")
+            guard case let .failure(problem) = result, !(problem == .wrongMagic && valid[0].sequence <= 1) else { continue }
+            // The damaged slot held commit S-1 or S+1 (S: the valid one). Its
+            // sequence field, if still there, tells which; it is a hint only.
+            let hint = hints[slot]
+            let newest = valid[0]
+            if let hint, hint.sequence == newest.sequence &- 1, hint.nextSnapshotID <= newest.nextSnapshotID {
+                report.notes.append("superblock \(slot) is unusable (\(describe(problem))); it held the older commit \(hint.sequence), so nothing is lost")
+                continue
             }
+            let hinted = hint?.sequence
+            // It may have held the newest commit, which may have added a
+            // snapshot (one at most): that id is never given out again.
+            let lost = newest.nextSnapshotID
+            lostNextID = lost + 1
+            let lostSequence = newest.sequence + 1
+            let booted = newest.snapshots.last.map { "snapshot \($0.id)" } ?? "no snapshot"
+            report.lostCommit = LostCommit(slot: slot, sequence: lostSequence, snapshotID: lost, certain: hinted == lostSequence)
+            report.notes.append("superblock \(slot) is unusable (\(describe(problem))); \(hinted == lostSequence ? "it held" : "it may have held") the newest commit \(lostSequence) (with snapshot \(lost), if that commit took one), which is lost; the image opens at commit \(newest.sequence) (\(booted)), and snapshot id \(lost) is not used again")
+            report.fellBack = true
         }
 
         // The newest valid superblock whose commit is complete. The space map
@@ -218,7 +238,7 @@ public final class Store {
         guard let current = chosen, let store = probe else {
             throw .corrupt(path: path, detail: "no superblock describes a complete commit that fits the device")
         }
-        store.superblock.nextSnapshotID = max(store.superblock.nextSnapshotID, highestNextID)
+        store.superblock.nextSnapshotID = max(store.superblock.nextSnapshotID, highestNextID, lostNextID ?? 0)
         store.olderSuperblock = valid.first
         report.commitSequence = current.sequence
 
