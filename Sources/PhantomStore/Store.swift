@@ -205,13 +205,26 @@ public final class Store {
         // `verify`), so that opening costs the same for any amount of data.
         var chosen: Superblock? = nil
         var probe: Store? = nil
+        var truncation: String? = nil
         while !valid.isEmpty {
             let candidate = valid.removeFirst()
             let store = Store(device: device, readOnly: readOnly, superblock: candidate)
-            guard candidate.deviceBlocks >= 2, candidate.deviceBlocks <= device.size >> Layout.blockShift else {
-                report.notes.append("commit \(candidate.sequence) covers \(candidate.deviceBlocks) blocks but the device has \(device.size >> Layout.blockShift) (truncated?); using the previous commit")
-                report.fellBack = true
-                continue
+            let available = device.size >> Layout.blockShift
+            guard candidate.deviceBlocks >= 2 else { continue }
+            if candidate.deviceBlocks > available {
+                // Cut short: fine if the missing tail held no block of this
+                // state (the next commit grows the file back); else say what
+                // is missing and how to get at the rest.
+                let missing = store.liveBlocks(of: candidate, from: available)
+                if !missing.isEmpty {
+                    let needed = candidate.deviceBlocks << Layout.blockShift
+                    let shown = missing.prefix(8).map(String.init).joined(separator: ", ") + (missing.count > 8 ? ", ..." : "")
+                    truncation = "\(path) is \(device.size) bytes but commit \(candidate.sequence) covers \(needed) bytes, and the missing tail held \(missing.count) live block(s) (\(shown)): the file was cut short. Restore it from a copy, or run `truncate -s \(needed) \(path)` to open what is left (the snapshots that used the missing blocks are then reported damaged)"
+                    report.notes.append("commit \(candidate.sequence) needs blocks beyond the end of the device (truncated); using the previous commit")
+                    report.fellBack = true
+                    continue
+                }
+                report.notes.append("\(path) is \(device.size) bytes, shorter than the \(candidate.deviceBlocks << Layout.blockShift) bytes commit \(candidate.sequence) covers; the missing tail held only free blocks, and the next commit grows the file back")
             }
             if candidate.flags & Superblock.singleFlush != 0 {
                 // Blocks and superblock were flushed together: check that
@@ -236,7 +249,7 @@ public final class Store {
             break
         }
         guard let current = chosen, let store = probe else {
-            throw .corrupt(path: path, detail: "no superblock describes a complete commit that fits the device")
+            throw .corrupt(path: path, detail: truncation ?? "no superblock describes a complete commit that fits the device")
         }
         store.superblock.nextSnapshotID = max(store.superblock.nextSnapshotID, highestNextID, lostNextID ?? 0)
         store.olderSuperblock = valid.first
@@ -862,7 +875,9 @@ public final class Store {
     /// Reads the space map of a superblock.
     private func loadSpaceMap(_ state: Superblock) throws(StoreError) -> Bitmap {
         var map = Bitmap(count: state.deviceBlocks)
-        guard state.deviceBlocks >= 2, state.deviceBlocks <= device.size >> Layout.blockShift else {
+        // A state may cover more blocks than a truncated device holds, when
+        // the missing tail was free (open checks that); reads beyond the end fail.
+        guard state.deviceBlocks >= 2 else {
             throw .corrupt(path: device.path, detail: "commit \(state.sequence) covers \(state.deviceBlocks) blocks but the device has \(device.size >> Layout.blockShift)")
         }
         let buffer = BlockBuffer()
@@ -880,6 +895,39 @@ public final class Store {
         map.set(0)
         map.set(1)
         return map
+    }
+
+    /// The blocks at or above `limit` that a state uses (its data trees,
+    /// freed lists and space-map tree), found without reading any block at
+    /// or above `limit`. Damage inside the device is left to the checks that follow.
+    fileprivate func liveBlocks(of state: Superblock, from limit: UInt64) -> [UInt64] {
+        var found = Set<UInt64>()
+        func note(_ block: UInt64) -> Bool {
+            if block >= limit { found.insert(block); return false }
+            return true
+        }
+        for record in state.snapshots {
+            do throws(StoreError) {
+                try walk(root: record.root, snapshot: record.id, levels: state.dataLevels, visitNode: { note($0.block) }) { _, entry in
+                    _ = note(entry.block)
+                }
+            } catch {}  // damage inside the device: the fallback at open deals with it
+            var entry = record.freedHead
+            var steps = 0
+            let buffer = BlockBuffer()
+            while !entry.isHole && steps <= Int(max(entry.birth, 1)) && steps < 1 << 20 {
+                guard note(entry.block) else { break }
+                do throws(StoreError) { try readBlock(entry, into: buffer, snapshot: record.id, what: "freed list") } catch { break }
+                entry = TreeEntry(block: buffer.u64(0), checksum: buffer.u32(8), birth: 0)
+                steps += 1
+            }
+        }
+        do throws(StoreError) {
+            try walk(root: state.spaceMapRoot, snapshot: nil, levels: state.spaceMapLevels, visitNode: { note($0.block) }) { _, entry in
+                _ = note(entry.block)
+            }
+        } catch {}
+        return found.sorted()
     }
 
     /// Recomputes the space map from the retained snapshots (after a

@@ -125,7 +125,7 @@ func bootKernel(_ image: String, readOnly: Bool = false, mustExist: Bool = false
         let hint = "\n(if the newest snapshot is damaged, `phantom snapshots --image \(image)` lists the others and `phantom rollback --image \(image) --to ID` goes back to one)"
         // The rollback hint only where a snapshot is damaged (not for a full
         // disk, a heap too small to boot, an image that is not one).
-        let damaged = ["checksum", "damaged", "unreadable", "not readable"].contains { text.contains($0) }
+        let damaged = ["checksum", "damaged", "unreadable", "not readable"].contains { text.contains($0) } && !text.contains("cut short")
         throw UserError((text.contains(image) ? text : "\(image): \(text)") + (damaged && !text.contains("not a Phantom image") ? hint : ""))
     }
 }
