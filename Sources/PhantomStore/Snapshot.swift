@@ -52,10 +52,27 @@ public struct OpenReport: Sendable {
     /// device (a damaged or incomplete commit was skipped): the next commit,
     /// or `rollback(to:)` of the newest snapshot, makes it permanent.
     public var fellBack = false
+    /// Set when a superblock slot is unreadable and may have held a commit
+    /// newer than the one in use (a damaged slot cannot say which it held):
+    /// that commit, and the snapshot it may have added, are lost.
+    public var lostCommit: LostCommit? = nil
     /// The commit sequence number of the superblock in use.
     public var commitSequence: UInt64 = 0
     /// True when nothing had to be repaired or discarded.
     public var isClean: Bool { discardedSnapshots.isEmpty && notes.isEmpty }
+}
+
+/// A commit whose superblock is damaged and that may have been the newest.
+public struct LostCommit: Sendable, Equatable {
+    /// The superblock slot (0 or 1) that is damaged.
+    public let slot: UInt64
+    /// The sequence number the lost commit had (one more than the one in use).
+    public let sequence: UInt64
+    /// The id the snapshot it may have added had; it is never given out again.
+    public let snapshotID: UInt64
+    /// True when what remains of the slot still names that commit; false
+    /// when the slot is unreadable and may as well have held the older one.
+    public let certain: Bool
 }
 
 /// Space on the device.

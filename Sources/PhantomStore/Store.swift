@@ -143,9 +143,12 @@ public final class Store {
         }
         var slots: [(slot: UInt64, result: Result<Superblock, Superblock.SlotProblem>)] = []
         let buffer = BlockBuffer()
+        var hints: [UInt64: (sequence: UInt64, nextSnapshotID: UInt64)] = [:]
         for slot in Layout.superblockSlots {
             do throws(BlockDeviceError) { try device.read(into: buffer.mutableRaw, at: slot << Layout.blockShift) } catch { throw StoreError(error) }
             slots.append((slot, Superblock.decode(buffer)))
+            // What a damaged slot still seems to say (untrusted, for reports).
+            if buffer.u64(0) == Layout.superblockMagic { hints[slot] = (buffer.u64(16), buffer.u64(40)) }
         }
         for entry in slots {
             // A newer format's valid superblock: never read or overwrite its state.
@@ -173,11 +176,28 @@ public final class Store {
             throw .corrupt(path: path, detail: "no valid superblock (\(detail))")
         }
         var report = OpenReport()
+        var lostNextID: UInt64? = nil
         for (slot, result) in slots {
             // A new image has written only slot 1; an empty slot 0 is normal then.
-            if case let .failure(problem) = result, !(problem == .wrongMagic && valid[0].sequence <= 1) {
-                report.notes.append("superblock \(slot) is unusable (\(describe(problem))); using the other copy")
+            guard case let .failure(problem) = result, !(problem == .wrongMagic && valid[0].sequence <= 1) else { continue }
+            // The damaged slot held commit S-1 or S+1 (S: the valid one). Its
+            // sequence field, if still there, tells which; it is a hint only.
+            let hint = hints[slot]
+            let newest = valid[0]
+            if let hint, hint.sequence == newest.sequence &- 1, hint.nextSnapshotID <= newest.nextSnapshotID {
+                report.notes.append("superblock \(slot) is unusable (\(describe(problem))); it held the older commit \(hint.sequence), so nothing is lost")
+                continue
             }
+            let hinted = hint?.sequence
+            // It may have held the newest commit, which may have added a
+            // snapshot (one at most): that id is never given out again.
+            let lost = newest.nextSnapshotID
+            lostNextID = lost + 1
+            let lostSequence = newest.sequence + 1
+            let booted = newest.snapshots.last.map { "snapshot \($0.id)" } ?? "no snapshot"
+            report.lostCommit = LostCommit(slot: slot, sequence: lostSequence, snapshotID: lost, certain: hinted == lostSequence)
+            report.notes.append("superblock \(slot) is unusable (\(describe(problem))); \(hinted == lostSequence ? "it held" : "it may have held") the newest commit \(lostSequence) (with snapshot \(lost), if that commit took one), which is lost; the image opens at commit \(newest.sequence) (\(booted)), and snapshot id \(lost) is not used again")
+            report.fellBack = true
         }
 
         // The newest valid superblock whose commit is complete. The space map
@@ -185,13 +205,26 @@ public final class Store {
         // `verify`), so that opening costs the same for any amount of data.
         var chosen: Superblock? = nil
         var probe: Store? = nil
+        var truncation: String? = nil
         while !valid.isEmpty {
             let candidate = valid.removeFirst()
             let store = Store(device: device, readOnly: readOnly, superblock: candidate)
-            guard candidate.deviceBlocks >= 2, candidate.deviceBlocks <= device.size >> Layout.blockShift else {
-                report.notes.append("commit \(candidate.sequence) covers \(candidate.deviceBlocks) blocks but the device has \(device.size >> Layout.blockShift) (truncated?); using the previous commit")
-                report.fellBack = true
-                continue
+            let available = device.size >> Layout.blockShift
+            guard candidate.deviceBlocks >= 2 else { continue }
+            if candidate.deviceBlocks > available {
+                // Cut short: fine if the missing tail held no block of this
+                // state (the next commit grows the file back); else say what
+                // is missing and how to get at the rest.
+                let missing = store.liveBlocks(of: candidate, from: available)
+                if !missing.isEmpty {
+                    let needed = candidate.deviceBlocks << Layout.blockShift
+                    let shown = missing.prefix(8).map(String.init).joined(separator: ", ") + (missing.count > 8 ? ", ..." : "")
+                    truncation = "\(path) is \(device.size) bytes but commit \(candidate.sequence) covers \(needed) bytes, and the missing tail held \(missing.count) live block(s) (\(shown)): the file was cut short. Restore it from a copy, or run `truncate -s \(needed) \(path)` to open what is left (the snapshots that used the missing blocks are then reported damaged)"
+                    report.notes.append("commit \(candidate.sequence) needs blocks beyond the end of the device (truncated); using the previous commit")
+                    report.fellBack = true
+                    continue
+                }
+                report.notes.append("\(path) is \(device.size) bytes, shorter than the \(candidate.deviceBlocks << Layout.blockShift) bytes commit \(candidate.sequence) covers; the missing tail held only free blocks, and the next commit grows the file back")
             }
             if candidate.flags & Superblock.singleFlush != 0 {
                 // Blocks and superblock were flushed together: check that
@@ -216,9 +249,9 @@ public final class Store {
             break
         }
         guard let current = chosen, let store = probe else {
-            throw .corrupt(path: path, detail: "no superblock describes a complete commit that fits the device")
+            throw .corrupt(path: path, detail: truncation ?? "no superblock describes a complete commit that fits the device")
         }
-        store.superblock.nextSnapshotID = max(store.superblock.nextSnapshotID, highestNextID)
+        store.superblock.nextSnapshotID = max(store.superblock.nextSnapshotID, highestNextID, lostNextID ?? 0)
         store.olderSuperblock = valid.first
         report.commitSequence = current.sequence
 
@@ -842,7 +875,9 @@ public final class Store {
     /// Reads the space map of a superblock.
     private func loadSpaceMap(_ state: Superblock) throws(StoreError) -> Bitmap {
         var map = Bitmap(count: state.deviceBlocks)
-        guard state.deviceBlocks >= 2, state.deviceBlocks <= device.size >> Layout.blockShift else {
+        // A state may cover more blocks than a truncated device holds, when
+        // the missing tail was free (open checks that); reads beyond the end fail.
+        guard state.deviceBlocks >= 2 else {
             throw .corrupt(path: device.path, detail: "commit \(state.sequence) covers \(state.deviceBlocks) blocks but the device has \(device.size >> Layout.blockShift)")
         }
         let buffer = BlockBuffer()
@@ -860,6 +895,39 @@ public final class Store {
         map.set(0)
         map.set(1)
         return map
+    }
+
+    /// The blocks at or above `limit` that a state uses (its data trees,
+    /// freed lists and space-map tree), found without reading any block at
+    /// or above `limit`. Damage inside the device is left to the checks that follow.
+    fileprivate func liveBlocks(of state: Superblock, from limit: UInt64) -> [UInt64] {
+        var found = Set<UInt64>()
+        func note(_ block: UInt64) -> Bool {
+            if block >= limit { found.insert(block); return false }
+            return true
+        }
+        for record in state.snapshots {
+            do throws(StoreError) {
+                try walk(root: record.root, snapshot: record.id, levels: state.dataLevels, visitNode: { note($0.block) }) { _, entry in
+                    _ = note(entry.block)
+                }
+            } catch {}  // damage inside the device: the fallback at open deals with it
+            var entry = record.freedHead
+            var steps = 0
+            let buffer = BlockBuffer()
+            while !entry.isHole && steps <= Int(max(entry.birth, 1)) && steps < 1 << 20 {
+                guard note(entry.block) else { break }
+                do throws(StoreError) { try readBlock(entry, into: buffer, snapshot: record.id, what: "freed list") } catch { break }
+                entry = TreeEntry(block: buffer.u64(0), checksum: buffer.u32(8), birth: 0)
+                steps += 1
+            }
+        }
+        do throws(StoreError) {
+            try walk(root: state.spaceMapRoot, snapshot: nil, levels: state.spaceMapLevels, visitNode: { note($0.block) }) { _, entry in
+                _ = note(entry.block)
+            }
+        } catch {}
+        return found.sorted()
     }
 
     /// Recomputes the space map from the retained snapshots (after a

@@ -125,7 +125,7 @@ func bootKernel(_ image: String, readOnly: Bool = false, mustExist: Bool = false
         let hint = "\n(if the newest snapshot is damaged, `phantom snapshots --image \(image)` lists the others and `phantom rollback --image \(image) --to ID` goes back to one)"
         // The rollback hint only where a snapshot is damaged (not for a full
         // disk, a heap too small to boot, an image that is not one).
-        let damaged = ["checksum", "damaged", "unreadable", "not readable"].contains { text.contains($0) }
+        let damaged = ["checksum", "damaged", "unreadable", "not readable"].contains { text.contains($0) } && !text.contains("cut short")
         throw UserError((text.contains(image) ? text : "\(image): \(text)") + (damaged && !text.contains("not a Phantom image") ? hint : ""))
     }
 }
@@ -170,6 +170,9 @@ struct RunCommand: ParsableCommand {
                     if marks { StandardOutput.write("#durable \(report.id)\n") }
                 }
             }
+            // What the store opened, before this run adds snapshots.
+            let bootedFrom = kernel.store.newestSnapshot.map { String($0.id) } ?? "none"
+            let nextID = kernel.store.nextSnapshotID
             if let classes, let file {
                 let name = try programClass(classes, path: file)
                 // A program whose thread still lives resumes; one that has
@@ -189,7 +192,9 @@ struct RunCommand: ParsableCommand {
             }
             // A damaged newest snapshot: the store booted from the newest intact one.
             let report = kernel.store.openReport
-            if report.fellBack {
+            if let lost = report.lostCommit, report.discardedSnapshots.isEmpty {
+                printError("phantom: warning: superblock \(lost.slot) of \(imageOption.image) is damaged; \(lost.certain ? "it held" : "it may have held") the newest commit, with snapshot \(lost.snapshotID), which is lost. Booted from snapshot \(bootedFrom) (the previous commit); the next snapshot gets id \(nextID), never \(lost.snapshotID) again.")
+            } else if report.fellBack {
                 let dropped = report.discardedSnapshots.map { "\($0.id) (\($0.reason))" }.joined(separator: ", ")
                 let booted = kernel.store.newestSnapshot.map { String($0.id) } ?? "none"
                 printError("phantom: warning: damaged snapshot(s) \(dropped.isEmpty ? "at the top of the history" : dropped); booted from snapshot \(booted), the newest intact one. `phantom rollback --image \(imageOption.image) --to \(booted)` makes that permanent; running on does too, with the next snapshot.")
