@@ -10,8 +10,9 @@
 //         in the VM or a bit flip before the checksum was computed can hold).
 //
 // `scripts/fuzz seeds` makes both kinds from images made by `phantom`:
-// PHANTOM_FUZZ_EXPORT=IMAGE:OUT writes the pages of IMAGE's newest snapshot
-// as an odd input to OUT and exits.
+// PHANTOM_FUZZ_EXPORT=IMAGE:OUT writes the file IMAGE (trailing zero blocks
+// dropped) as an even input to OUT.image and the pages of its newest
+// snapshot as an odd input to OUT.pages, and exits.
 import Glibc
 import PhantomHost
 import PhantomMemory
@@ -55,7 +56,7 @@ final class MemoryDevice: BlockDevice {
 
 /// Loads the world of an open store and checks its heap.
 func loadWorld(_ store: Store) {
-    guard let space = try? PersistentSpace(store: store, capacity: min(store.pageCount << 12, 1 << 32)),
+    guard let space = try? PersistentSpace(store: store, capacity: min(store.pageCount << 12, 1 << 28)),
           let memory = try? ObjectMemory(space: space),
           (try? VirtualMachine(memory: memory, console: { _ in })) != nil else { return }
     _ = memory.checkHeap()
@@ -77,10 +78,10 @@ func pagesImage(_ input: ArraySlice<UInt8>) -> MemoryDevice? {
         var bytes = [UInt8](repeating: 0, count: 4096)
         bytes.replaceSubrange(0..<count, with: input[at..<at + count])
         at += count
-        pages[page & 0xFFFFF] = bytes
+        pages[page & 0xFFFF] = bytes
     }
     let device = MemoryDevice([])
-    guard let store = try? Store.create(on: device, logicalSize: 1 << 32),
+    guard let store = try? Store.create(on: device, logicalSize: 1 << 28),
           (try? store.commit(pages: pages.sorted { $0.key < $1.key }.map { (page: $0.key, bytes: $0.value) })) != nil else { return nil }
     return device
 }
@@ -101,6 +102,14 @@ public func fuzzImage(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     return 0
 }
 
+struct ExportError: Error { let path: String }
+
+func save(_ bytes: [UInt8], to path: String) throws {
+    guard let file = fopen(path, "wb") else { throw ExportError(path: path) }
+    defer { fclose(file) }
+    guard bytes.withUnsafeBytes({ fwrite($0.baseAddress, 1, $0.count, file) }) == bytes.count else { throw ExportError(path: path) }
+}
+
 func complain(_ text: String) {
     let line = Array((text + "\n").utf8)
     _ = line.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
@@ -115,16 +124,19 @@ public func fuzzImageInitialize(_ argc: UnsafeMutablePointer<CInt>?, _ argv: Uns
         let device = try FileBlockDevice(path: parts[0], mode: .readOnly)
         let store = try Store.open(device, readOnly: true, verification: .newestSnapshot)
         var out: [UInt8] = [1]
-        for page in try store.mappedPages() where page <= 0xFFFFF {
+        for page in try store.mappedPages() where page <= 0xFFFF {
             let bytes = try store.read(page: page)
             let length = (bytes.lastIndex { $0 != 0 } ?? -1) + 1
             for k in 0..<4 { out.append(UInt8(truncatingIfNeeded: page >> (8 * k))) }
             out.append(UInt8(length & 0xFF)); out.append(UInt8(length >> 8))
             out.append(contentsOf: bytes[0..<length])
         }
-        guard let file = fopen(parts[1], "wb") else { complain("cannot write \(parts[1])"); exit(1) }
-        _ = out.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
-        fclose(file)
+        var raw = [UInt8](repeating: 0, count: Int(device.size))
+        try raw.withUnsafeMutableBytes { buffer throws(BlockDeviceError) in try device.read(into: buffer, at: 0) }
+        var end = raw.count
+        while end > 8192, raw[(end - 4096)..<end].allSatisfy({ $0 == 0 }) { end -= 4096 }
+        try save([0] + raw[0..<end], to: parts[1] + ".image")
+        try save(out, to: parts[1] + ".pages")
         exit(0)
     } catch {
         complain("export: \(error)")
