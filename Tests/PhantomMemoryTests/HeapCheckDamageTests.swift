@@ -28,4 +28,23 @@ import Testing
         let problems = memory.checkHeap()
         #expect(problems.contains { $0.contains("chunk at 4096: size \(UInt64.max & ~4095) is not whole pages") }, "\(problems)")
     }
+
+    /// A damaged allocator word (a free list head, a bump pointer, the
+    /// first free run, the root) is refused when the memory is opened: the
+    /// next allocation would follow it outside the heap (found with a null
+    /// root, where the VM then builds a world on the damaged heap).
+    @Test(arguments: [(UInt64(64), UInt64(0xdead_beef_0000)), (64 + 8, 12345), (64 + 16, 1 << 40), (56, 4096 + 7), (16, 1 << 50)])
+    func aDamagedAllocatorWordIsRefusedAtOpen(offset: UInt64, value: UInt64) throws {
+        let heap = try Heap.create()
+        _ = try heap.memory.allocate(class: .null, references: 0, bytes: 8)
+        heap.memory.store64(value, at: offset)
+        #expect(throws: MemoryError.self) { try ObjectMemory(space: heap.space) }
+    }
+
+    @Test func anIntactMemoryOpensAgain() throws {
+        let heap = try Heap.create()
+        heap.memory.root = try makeList(heap.memory, count: 3000)
+        let again = try ObjectMemory(space: heap.space)
+        #expect(listValues(again, again.root).count == 3000)
+    }
 }
