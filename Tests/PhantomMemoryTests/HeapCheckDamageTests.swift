@@ -33,7 +33,9 @@ import Testing
     /// first free run, the root) is refused when the memory is opened: the
     /// next allocation would follow it outside the heap (found with a null
     /// root, where the VM then builds a world on the damaged heap).
-    @Test(arguments: [(UInt64(64), UInt64(0xdead_beef_0000)), (64 + 8, 12345), (64 + 16, 1 << 40), (56, 4096 + 7), (16, 1 << 50)])
+    static let damage: [(offset: UInt64, value: UInt64)] = [(64, 0xdead_beef_0000), (64 + 8, 12345), (64 + 16, 1 << 40), (56, 4096 + 7), (16, 1 << 50)]
+
+    @Test(arguments: damage)
     func aDamagedAllocatorWordIsRefusedAtOpen(offset: UInt64, value: UInt64) throws {
         let heap = try Heap.create()
         _ = try heap.memory.allocate(class: .null, references: 0, bytes: 8)
