@@ -169,11 +169,10 @@ public final class ObjectMemory {
             }
             // The allocator follows these words on its next allocation: a
             // damaged one would make it read and write outside the heap.
+            // (The root is the VM's to check: VirtualMachine.loadWorld.)
             func inHeap(_ offset: UInt64, alignment: UInt64) -> Bool {
                 offset >= 4096 && offset < end && offset % alignment == 0
             }
-            let root = load64(Self.rootOffset)
-            guard root == 0 || inHeap(root, alignment: 16) else { throw .badHeader("root \(root) is outside the heap") }
             let run = load64(Self.freeRunsOffset)
             guard run == 0 || inHeap(run, alignment: 4096) else { throw .badHeader("first free run \(run) is outside the heap") }
             for classIndex in 0..<Self.sizeClasses.count {
