@@ -154,10 +154,14 @@ final class MethodCompiler {
     }
 
     private func finish() -> MethodFile? {
-        if let problem = emitter.inconsistency {
+        // After an error, code generation went on past a node it could not
+        // compile: inconsistent stacks are its consequence, not a compiler
+        // bug (and nothing is written anyway).
+        let checked = !failed && !table.sink.hasErrors
+        if checked, let problem = emitter.inconsistency {
             error("internal compiler error in \(cls.name).\(method.name): \(problem)", at: method.declaration?.position ?? 0)
         }
-        if emitter.hasUnplacedLabels {
+        if checked && emitter.hasUnplacedLabels {
             error("internal compiler error in \(cls.name).\(method.name): a jump to an unplaced label", at: method.declaration?.position ?? 0)
         }
         guard !failed else { return nil }

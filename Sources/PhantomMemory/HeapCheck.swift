@@ -44,7 +44,8 @@ extension ObjectMemory {
         while chunk < end {
             let kind = load32(chunk)
             let bytes = load64(chunk + 8)
-            guard bytes >= 4096, bytes % 4096 == 0, chunk + bytes <= end else {
+            // (bytes <= end - chunk: chunk + bytes may overflow for a damaged size)
+            guard bytes >= 4096, bytes % 4096 == 0, bytes <= end - chunk else {
                 problem("chunk at \(chunk): size \(bytes) is not whole pages inside the heap (end \(end))")
                 break
             }
@@ -67,9 +68,12 @@ extension ObjectMemory {
                         let size = UInt64(load32(cell + 8))
                         let references = UInt64(load32(cell + 12))
                         if size < 16 || size % 16 != 0 || size > cellSize || 16 + references * 8 > size {
+                            // Not an object: the walk below must not follow a
+                            // header that reaches past its cell (or the space).
                             problem("object at \(cell): size \(size), \(references) references in a \(cellSize)-byte cell")
+                        } else {
+                            census.objects.insert(cell)
                         }
-                        census.objects.insert(cell)
                     } else if head == Self.freeFlag {
                         census.freeCells[cell] = classIndex
                     } else if head == 0 {

@@ -167,6 +167,26 @@ public final class ObjectMemory {
             guard end >= 4096, end % 4096 == 0, end <= UInt64(space.capacityPages) << 12 else {
                 throw .badHeader("heap end \(end) is outside the space")
             }
+            // The allocator follows these words on its next allocation: a
+            // damaged one would make it read and write outside the heap.
+            // (The root is the VM's to check: VirtualMachine.loadWorld.)
+            func inHeap(_ offset: UInt64, alignment: UInt64) -> Bool {
+                offset >= 4096 && offset < end && offset % alignment == 0
+            }
+            let run = load64(Self.freeRunsOffset)
+            guard run == 0 || inHeap(run, alignment: 4096) else { throw .badHeader("first free run \(run) is outside the heap") }
+            for classIndex in 0..<Self.sizeClasses.count {
+                let header = Self.classOffset(classIndex)
+                let free = load64(header), bump = load64(header + 8), limit = load64(header + 16)
+                guard free == 0 || inHeap(free, alignment: 16) else {
+                    throw .badHeader("size class \(classIndex): free cell \(free) is outside the heap")
+                }
+                guard bump == 0 && limit == 0
+                    || limit >= 4096 + Self.chunkBytes && limit <= end && limit % 4096 == 0
+                    && bump >= limit - Self.chunkBytes + 16 && bump <= limit else {
+                    throw .badHeader("size class \(classIndex): bump pointer \(bump), limit \(limit) are not in the heap")
+                }
+            }
         }
     }
 

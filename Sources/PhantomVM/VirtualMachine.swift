@@ -227,8 +227,12 @@ public final class VirtualMachine {
             throw .badWorld("the kernel state object is damaged")
         }
         try cacheWellKnown()
+        // The count word is read as unsigned: a damaged one may be >= 2^63.
         let table = memory.reference(world, 0)
-        guard tableCount(table) <= memory.referenceCount(of: table) else { throw .badWorld("the class table is damaged") }
+        guard memory.size(of: table) >= 16 + 8 * memory.referenceCount(of: table) + 8,
+              memory.word(table, at: 0) <= UInt64(memory.referenceCount(of: table)) else {
+            throw .badWorld("the class table is damaged")
+        }
         for index in 0..<tableCount(table) {
             let cls = tableGet(table, index)
             if cls.isNull { continue }
@@ -429,8 +433,11 @@ public final class VirtualMachine {
     func stringBytes(_ object: ObjectRef) -> UnsafeRawBufferPointer {
         guard !object.isNull, object.raw & 1 == 0 else { return UnsafeRawBufferPointer(start: nil, count: 0) }
         let raw = memory.bytes(object)
-        let length = min(Int(memory.word(object, at: 0)), raw.count - 8)
-        return UnsafeRawBufferPointer(rebasing: raw[8..<(8 + max(0, length))])
+        // A damaged string (or another object in its place): no length word,
+        // or a length word >= 2^63.
+        guard raw.count >= 8 else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        let length = Int(min(memory.word(object, at: 0), UInt64(raw.count - 8)))
+        return UnsafeRawBufferPointer(rebasing: raw[8..<(8 + length)])
     }
 
     /// The text of a string object.
