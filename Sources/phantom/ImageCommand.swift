@@ -117,7 +117,7 @@ struct ImageCommand: ParsableCommand {
     struct Rollback: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Make an older snapshot the newest again.")
         @Argument(help: "Path of the image.") var path: String
-        @Option(help: "Id of the snapshot to return to.") var to: UInt64
+        @Option(parsing: .unconditional, help: "Id of the snapshot to return to.", transform: parseSnapshotID) var to: UInt64
         @Flag(help: "Confirm that the newer snapshots are discarded.") var yes = false
 
         func run() throws {

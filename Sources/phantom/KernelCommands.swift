@@ -288,7 +288,23 @@ struct StartCommand: ParsableCommand {
 struct KillCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "kill", abstract: "End a persistent thread (it fails with \"killed by phantom kill\").")
     @OptionGroup var imageOption: ImageOption
-    @Argument(help: "A thread number, as phantom ps shows it.") var thread: Int
+    // Taken as text, so that "-1" reaches `validate` instead of being read
+    // as an unknown flag ("Missing expected argument" was the message).
+    @Argument(parsing: .allUnrecognized, help: ArgumentHelp("A thread number, as phantom ps shows it.", valueName: "thread"))
+    var threadText: [String] = []
+
+    var thread: Int { Int(threadText.first ?? "") ?? 0 }
+
+    func validate() throws {
+        if let flag = threadText.first(where: { $0.hasPrefix("--") }) { throw ValidationError("unknown option '\(flag)'") }
+        guard threadText.count == 1 else {
+            throw ValidationError(threadText.isEmpty ? "name the thread to end: phantom kill [--image IMAGE] THREAD (phantom ps lists them)"
+                                                     : "one thread at a time: \(threadText.joined(separator: " "))")
+        }
+        guard let number = Int(threadText[0]), number >= 1 else {
+            throw ValidationError("'\(threadText[0])' is not a thread number: they count from 1, as phantom ps shows them")
+        }
+    }
 
     func run() throws {
         try reportingErrors {
@@ -359,7 +375,8 @@ struct SnapshotsCommand: ParsableCommand {
 struct RollbackCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "rollback", abstract: "Make an older snapshot the newest: the system restarts from it.")
     @OptionGroup var imageOption: ImageOption
-    @Option(help: "The snapshot id (phantom snapshots lists them).") var to: UInt64
+    // `.unconditional`: "--to -1" gets a message about the id, not "Missing value".
+    @Option(parsing: .unconditional, help: "The snapshot id (phantom snapshots lists them).", transform: parseSnapshotID) var to: UInt64
 
     func run() throws {
         try reportingErrors {
@@ -432,4 +449,12 @@ struct InspectCommand: ParsableCommand {
             }
         }
     }
+}
+
+/// A snapshot id from the command line: a whole number from 1.
+func parseSnapshotID(_ text: String) throws -> UInt64 {
+    guard let id = UInt64(text), id >= 1 else {
+        throw ValidationError("'\(text)' is not a snapshot id: ids are whole numbers from 1 (phantom snapshots lists them)")
+    }
+    return id
 }

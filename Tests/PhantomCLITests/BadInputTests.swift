@@ -200,6 +200,28 @@ extension CLITests {
         ["frobnicate"],
     ]
 
+    /// F12: a negative thread number or snapshot id is named in the message
+    /// (it was "Missing expected argument", the dash read as a flag).
+    @Test(arguments: [
+        (["kill", "--image", "IMG", "-1"], "'-1' is not a thread number"),
+        (["kill", "--image", "IMG", "0"], "'0' is not a thread number"),
+        (["kill", "--image", "IMG"], "name the thread to end"),
+        (["rollback", "--image", "IMG", "--to", "-1"], "'-1' is not a snapshot id"),
+        (["image", "rollback", "IMG", "--to", "-1", "--yes"], "'-1' is not a snapshot id"),
+    ])
+    func negativeNumbersAreNamedInTheMessage(arguments: [String], message: String) throws {
+        try requirePhantom()
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let image = dir.file("img")
+        let created = try phantom("image", "create", image, "--size", "16M")
+        try #require(created.exitedWith0, "\(created)")
+        let result = try Child(arguments.map { $0 == "IMG" ? image : $0 }).wait()
+        #expect(result.exited(64), "\(result)")
+        #expect(result.stderr.contains(message), "\(result)")
+        #expect(!result.stderr.contains("Missing"), "\(result)")
+    }
+
     @Test(arguments: usageErrors)
     func malformedArgumentsAreUsageErrorsThatChangeNothing(arguments: [String]) throws {
         try requirePhantom()
