@@ -148,7 +148,6 @@ extension VirtualMachine {
     @discardableResult
     public func run(budget: Int = .max, slice: Int = 10_000, until deadline: UInt64? = nil) -> Int {
         var remaining = budget
-        var reachedDeadline = false
         while remaining > 0 {
             var ranAny = false
             var nextWake: UInt64? = nil
@@ -182,17 +181,16 @@ extension VirtualMachine {
                     retryingAfterCollection = true
                     remaining -= runSlice(thread, budget: 1)
                     retryingAfterCollection = false
-                    collectionRequested = false
                 }
                 collectIfDue()
                 if remaining <= 0 { break }
                 // Checked after every slice, not every round: with many
                 // threads a round is long, and the caller's safepoint work
                 // (snapshots, stop requests) waits for this return.
-                if let deadline, HostClock.monotonicNanos() >= deadline { reachedDeadline = true; break }
+                // (The check after the round then ends the run.)
+                if let deadline, HostClock.monotonicNanos() >= deadline { break }
             }
             recordSystemTime()
-            if reachedDeadline { break }
             if let deadline, HostClock.monotonicNanos() >= deadline { break }
             if !ranAny {
                 guard let wake = nextWake else { break }

@@ -200,6 +200,14 @@ extension CLITests {
         ["frobnicate"],
     ]
 
+    /// A new 16 MiB image in `dir`.
+    func freshImage(in dir: TemporaryDirectory) throws -> String {
+        let image = dir.file("img")
+        let created = try phantom("image", "create", image, "--size", "16M")
+        try #require(created.exitedWith0, "\(created)")
+        return image
+    }
+
     /// F12: a negative thread number or snapshot id is named in the message
     /// (it was "Missing expected argument", the dash read as a flag).
     @Test(arguments: [
@@ -213,9 +221,7 @@ extension CLITests {
         try requirePhantom()
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let image = dir.file("img")
-        let created = try phantom("image", "create", image, "--size", "16M")
-        try #require(created.exitedWith0, "\(created)")
+        let image = try freshImage(in: dir)
         let result = try Child(arguments.map { $0 == "IMG" ? image : $0 }).wait()
         #expect(result.exited(64), "\(result)")
         #expect(result.stderr.contains(message), "\(result)")
@@ -227,9 +233,7 @@ extension CLITests {
         try requirePhantom()
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let image = dir.file("img")
-        let created = try phantom("image", "create", image, "--size", "16M")
-        try #require(created.exitedWith0, "\(created)")
+        let image = try freshImage(in: dir)
         let before = try #require(fileBytes(image))
         let new = dir.file("new")
         let substituted = arguments.map { $0 == "IMG" ? image : $0 == "NEW" ? new : $0 }
