@@ -14,7 +14,8 @@
 /// While a cycle runs, each safepoint does one bounded step: at least
 /// `stepBudget` units (about 0.05 ms), plus one unit for every
 /// `bytesPerStepUnit` bytes allocated since the last step, so that a
-/// mutator allocating megabytes between safepoints cannot outrun it.
+/// mutator allocating megabytes between safepoints cannot outrun it; at
+/// most `stepBudgetLimit`, the rest carried over to the next steps.
 public struct CollectionPacer: Sendable {
     /// The least allocation between two collections: small, so that a
     /// program with little live data keeps reusing the same few MiB (and a
@@ -28,8 +29,15 @@ public struct CollectionPacer: Sendable {
     /// allocated.
     public static let bytesPerStepUnit: UInt64 = 4
 
+    /// Work units of one step, at most (about 2-8 ms): what a step owes
+    /// beyond this carries over to the next steps, so that one huge
+    /// allocation does not make one huge step.
+    public static let stepBudgetLimit = 4_000_000
+
     /// `memory.bytesAllocated` at the last safepoint (0: none yet).
     private var allocatedAtLastStep: UInt64 = 0
+    /// Work owed by earlier steps that went over `stepBudgetLimit`.
+    private var owed = 0
 
     public init() {}
 
@@ -43,8 +51,11 @@ public struct CollectionPacer: Sendable {
         let allocated = allocatedAtLastStep == 0 ? 0 : memory.bytesAllocated &- allocatedAtLastStep
         allocatedAtLastStep = memory.bytesAllocated
         if memory.isCollecting {
-            let budget = Self.stepBudget &+ Int(min(allocated, 1 << 40) / Self.bytesPerStepUnit)
+            let wanted = Self.stepBudget &+ owed &+ Int(min(allocated, 1 << 40) / Self.bytesPerStepUnit)
+            let budget = min(wanted, Self.stepBudgetLimit)
+            owed = wanted - budget
             guard memory.collectionStep(budget: budget, rescanning: rescanning) else { return false }
+            owed = 0
             memory.lastCollection = (memory.bytesAllocated, UInt64(memory.lastIncrementalCollection?.liveBytes ?? 0))
             return true
         }

@@ -414,8 +414,8 @@ public final class ObjectMemory {
     }
 
     /// Makes whole pages read as zero, writing (and dirtying) only those that
-    /// do not already: freed memory is a hole in the next snapshot, and the
-    /// host takes its pages back (`PersistentSpace.clearPages`).
+    /// do not already: freed memory is a hole in the next snapshot
+    /// (`PersistentSpace.clearPages`).
     func clearPages(_ offset: UInt64, bytes: UInt64) {
         guard bytes > 0 else { return }
         space.clearPages(Int(offset >> 12), count: Int(bytes >> 12))

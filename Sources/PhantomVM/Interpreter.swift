@@ -355,6 +355,11 @@ extension VirtualMachine {
             case let .failure(problem):
                 r.osp &+= count + 1
                 r.pc &-= 6
+                if problem.again {
+                    // More to do: the call runs again at the thread's next turn.
+                    save(r)
+                    return false
+                }
                 if problem.sleep {
                     save(r)
                     memory.setWord(thread, at: 0, ThreadState.sleeping.rawValue)
@@ -375,7 +380,9 @@ extension VirtualMachine {
                     return outOfMemory(problem.message, thread: thread, &r)
                 }
                 // An error ends any blocking call in progress: its wait phase
-                // must not carry over to the thread's next blocking call.
+                // must not carry over to the thread's next blocking call
+                // (nor a result built in pieces: `concatInPieces`).
+                if waitPhase(thread) == Self.buildingPhase { memory.setReference(thread, 2, .null) }
                 setWaitPhase(thread, 0)
                 return fault(problem.message, thread: thread, &r)
             }
@@ -834,6 +841,9 @@ extension VirtualMachine {
             }
         }
         if running { r.pc = pc; save(r) }
+        // A call that charged and then ended the slice (a long copy that
+        // runs again for its next piece): its cost counts too.
+        if sliceCost != 0 { executed &+= sliceCost; charged &+= sliceCost; sliceCost = 0 }
         memory.setReference(thread, 0, r.frame)
         memory.setWord(thread, at: 8, memory.word(thread, at: 8) &+ UInt64(executed &- charged))
         return executed

@@ -183,6 +183,7 @@ extension VirtualMachine {
                     retryingAfterCollection = false
                 }
                 collectIfDue()
+                if let onSafepoint { onSafepoint() }
                 if remaining <= 0 { break }
                 // Checked after every slice, not every round: with many
                 // threads a round is long, and the caller's safepoint work

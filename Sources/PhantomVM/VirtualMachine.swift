@@ -137,6 +137,13 @@ public final class VirtualMachine {
     var retryingAfterCollection = false
     /// When to collect garbage, and how much at a safepoint.
     var pacer = CollectionPacer()
+    /// False: a slice counts instructions only, as before slices were
+    /// bounded by cost (the peer of `phantom bench safepoint`; never for
+    /// a running system).
+    public var costAccounting = true
+    /// Called at every safepoint of `run` (after each slice and its
+    /// collection step): for benchmarks and tools.
+    public var onSafepoint: (() -> Void)? = nil
     /// System time (see Scheduler.swift): the image's at boot, and the
     /// host's monotonic clock then.
     var systemNanosAtBoot: UInt64 = 0
@@ -394,7 +401,7 @@ public final class VirtualMachine {
     /// Charges the running slice for touching `bytes` bytes (copying,
     /// zeroing, scanning) beyond what one instruction may.
     @inline(__always) func charge(bytes: Int) {
-        if bytes > Self.freeBytesPerInstruction { sliceCost &+= bytes / Self.bytesPerCostUnit }
+        if bytes > Self.freeBytesPerInstruction && costAccounting { sliceCost &+= bytes / Self.bytesPerCostUnit }
     }
 
     /// A string object: bytes [length u64, UTF-8...].
