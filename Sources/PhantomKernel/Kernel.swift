@@ -77,6 +77,8 @@ public final class Kernel: @unchecked Sendable {
     public var onSnapshotBegin: (() -> Void)? = nil
     let connections: ConnectionClass
     let names: NameSpaceClass
+    /// The newest durable snapshot, for the failure records of threads.
+    let durable: DurableSnapshot
 
     /// Boots the image: opens (or creates) it, restores the newest snapshot,
     /// binds the kernel classes.
@@ -110,6 +112,9 @@ public final class Kernel: @unchecked Sendable {
         memory = try ObjectMemory(space: space)
         let console = options.console
         vm = try VirtualMachine(memory: memory) { console($0) }
+        let durable = DurableSnapshot(store.newestSnapshot?.id ?? 0)
+        self.durable = durable
+        vm.durableSnapshotID = { durable.id }
         connections = ConnectionClass(share: options.share, console: console)
         names = NameSpaceClass()
         try connections.register(in: vm)
@@ -237,9 +242,11 @@ public final class Kernel: @unchecked Sendable {
 
     private func startWriter() {
         let log = options.snapshotLog
+        let durable = self.durable
         snapshotWriter = SnapshotWriter(space: space) { report in
             // A failure is kept by the writer (`failure`), for the run loop.
             guard case let .success(info) = report.result else { return }
+            durable.id = info.id
             log?(SnapshotReport(id: info.id, pages: Int(info.pagesWritten), bytes: info.bytesWritten,
                                 pauseNanos: report.pauseNanos, writeNanos: report.writeNanos))
         }
@@ -254,9 +261,25 @@ public final class Kernel: @unchecked Sendable {
         vm.prepareForSnapshot()
         onSnapshotBegin?()
         let info = try space.takeSnapshot()
+        durable.id = info.id
         // Synchronous: the threads are stopped for the whole write.
         let elapsed = HostClock.monotonicNanos() - started
         options.snapshotLog?(SnapshotReport(id: info.id, pages: Int(info.pagesWritten), bytes: info.bytesWritten,
                                             pauseNanos: elapsed, writeNanos: elapsed))
+    }
+}
+
+/// The id of the newest durable snapshot (0: none): set at boot, by the
+/// writer thread after each commit and after a synchronous snapshot; read
+/// by the mutator when a thread fails (its failure record keeps it).
+final class DurableSnapshot: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: UInt64
+
+    init(_ id: UInt64) { value = id }
+
+    var id: UInt64 {
+        get { lock.withLock { value } }
+        set { lock.withLock { value = newValue } }
     }
 }
