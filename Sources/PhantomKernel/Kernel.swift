@@ -50,6 +50,9 @@ public final class Kernel: @unchecked Sendable {
         public var capacity: UInt64 = 4 << 30
         /// Snapshots the store keeps for rollback.
         public var keep = 8
+        /// A fault to inject, for tests (`FaultInjection`; PHANTOM_FAULT on
+        /// the command line); nil: none.
+        public var fault: FaultInjection? = nil
 
         public init(imagePath: String) { self.imagePath = imagePath }
     }
@@ -119,6 +122,7 @@ public final class Kernel: @unchecked Sendable {
         names = NameSpaceClass()
         try connections.register(in: vm)
         try names.register(in: vm)
+        if options.fault == .abortAtBoot { FaultInjection.abortProcess("at boot, \(options.imagePath) open, before any instruction") }
         if !options.readOnly { startWriter() }
     }
 
@@ -185,6 +189,9 @@ public final class Kernel: @unchecked Sendable {
     @discardableResult
     public func run(shouldStop: () -> Bool) throws -> StopReason {
         let interval = options.snapshotInterval
+        // An injected fault: the VM's budget ends where the count is reached.
+        var abortAfter: UInt64? = nil
+        if case let .abortAfterInstructions(count) = options.fault { abortAfter = count }
         var nextSnapshot = HostClock.monotonicNanos() &+ (interval == 0 ? UInt64.max / 2 : interval)
         var reason = StopReason.requested
         while !shouldStop() {
@@ -198,7 +205,12 @@ public final class Kernel: @unchecked Sendable {
             }
             let now = HostClock.monotonicNanos()
             let until = min(nextSnapshot, now &+ 20_000_000)
-            vm.run(budget: .max, slice: 10_000, until: until)
+            var budget = Int.max
+            if let abortAfter { budget = Int(clamping: abortAfter - min(abortAfter, vm.instructionsRun)) }
+            vm.run(budget: budget, slice: 10_000, until: until)
+            if let abortAfter, vm.instructionsRun >= abortAfter {
+                FaultInjection.abortProcess("after \(vm.instructionsRun) instructions")
+            }
             if let failure = writeFailure { throw KernelError("snapshot failed: \(failure)") }
             if HostClock.monotonicNanos() >= nextSnapshot {
                 beginBackgroundSnapshot()

@@ -115,6 +115,7 @@ func bootKernel(_ image: String, readOnly: Bool = false, mustExist: Bool = false
     var options = Kernel.Options(imagePath: image)
     options.readOnly = readOnly
     options.mustExist = mustExist
+    options.fault = (try? injectedFault.get()) ?? nil
     configure(&options)
     do {
         return try Kernel(options)
