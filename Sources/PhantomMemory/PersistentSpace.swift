@@ -174,6 +174,61 @@ public final class PersistentSpace: @unchecked Sendable {
         }
     }
 
+    // MARK: - Giving pages back
+
+    /// Makes the whole pages `first ..< first + count` read as zero, for
+    /// memory the heap has freed. A page that reads as zero already is left
+    /// alone (a clean one stays clean: nothing to write); any other goes
+    /// through the barrier and is handed back to the host, so it costs no
+    /// resident memory, and the next snapshot records it as a hole (the
+    /// store keeps no block for a page of zeros). Returns the pages cleared.
+    @discardableResult
+    public func clearPages(_ first: Int, count: Int) -> Int {
+        precondition(first >= 0 && count >= 0 && first + count <= capacityPages, "pages outside the persistent space")
+        var cleared = 0
+        var runStart = -1
+        func flush(_ end: Int) {
+            guard runStart >= 0 else { return }
+            discard(base + runStart << 12, bytes: (end - runStart) << 12)
+            runStart = -1
+        }
+        for page in first..<(first + count) {
+            if Self.isZero(base + page << 12) {
+                flush(page)
+                continue
+            }
+            willWrite(page: page)
+            if runStart < 0 { runStart = page }
+            cleared += 1
+        }
+        flush(first + count)
+        return cleared
+    }
+
+    /// Zero-fills whole pages: on Linux the kernel drops them from the
+    /// private anonymous mapping (they read as zero and cost no memory until
+    /// touched); elsewhere they are cleared in place.
+    private func discard(_ start: UnsafeMutableRawPointer, bytes: Int) {
+        #if os(Linux)
+        if madvise(start, bytes, MADV_DONTNEED) == 0 { return }
+        #endif
+        memset(start, 0, bytes)
+    }
+
+    /// True if the page at `page` holds only zeros (a page that does not
+    /// usually differs in its first word).
+    @inline(__always)
+    static func isZero(_ page: UnsafeMutableRawPointer) -> Bool {
+        let words = page.assumingMemoryBound(to: UInt64.self)
+        var index = 0
+        while index < 512 {
+            if words[index] | words[index + 1] | words[index + 2] | words[index + 3]
+                | words[index + 4] | words[index + 5] | words[index + 6] | words[index + 7] != 0 { return false }
+            index += 8
+        }
+        return true
+    }
+
     // MARK: - Snapshots
 
     /// True while a snapshot is being written.

@@ -382,52 +382,14 @@ extension VirtualMachine {
 
     // MARK: - Garbage collection pacing
 
-    /// Collects garbage at a safepoint once the heap has grown by as much as
-    /// survived the last collection (at least `minimumCollectionAllocation`):
-    /// the cost of a collection stays proportional to the allocation that
-    /// made it due, and the memory a program dirties between snapshots stays
-    /// near its live data plus that allocation, since freed cells are reused
-    /// first. The count lives in the image (`ObjectMemory.lastCollection`):
-    /// a restart goes on with it, so garbage made before a crash is
-    /// collected after it.
-    ///
-    /// The collection is incremental: a cycle begins at one safepoint and
-    /// goes on by a bounded step (`collectionStepBudget` units, about 0.05
-    /// ms) at every safepoint after, so no pause grows with the heap. The
-    /// interpreter writes call frames without the barrier, so the remark
-    /// rescans every frame of every thread (`framesToRescan`).
+    /// Collects garbage incrementally at a safepoint, paced by
+    /// `CollectionPacer` (PhantomMemory): a bounded step at every safepoint
+    /// while a cycle runs, so no pause grows with the heap. The interpreter
+    /// writes call frames without the barrier, so the remark rescans every
+    /// frame of every thread (`framesToRescan`).
     func collectIfDue() {
-        // Work in proportion to what was allocated since the last step (as
-        // much as trimming that many bytes of freed pages costs), so that a
-        // program allocating megabytes per slice cannot outrun its collector.
-        let allocated = allocatedAtLastStep == 0 ? 0 : memory.bytesAllocated &- allocatedAtLastStep
-        allocatedAtLastStep = memory.bytesAllocated
-        if memory.isCollecting {
-            let budget = Self.collectionStepBudget &+ Int(min(allocated, 1 << 40) / Self.bytesPerStepUnit)
-            let done = memory.collectionStep(budget: budget) { self.framesToRescan() }
-            if done {
-                memory.lastCollection = (memory.bytesAllocated, UInt64(memory.lastIncrementalCollection?.liveBytes ?? 0))
-            }
-            return
-        }
-        let last = memory.lastCollection
-        guard memory.bytesAllocated &- last.bytesAllocated > max(Self.minimumCollectionAllocation, last.liveBytes) else { return }
-        trimSpareFrames()
-        memory.beginCollection()
+        pacer.safepoint(memory, prepare: { trimSpareFrames() }, rescanning: { framesToRescan() })
     }
-
-    /// The least allocation between two collections: small, so that a
-    /// program with little live data keeps reusing the same few MiB (and a
-    /// snapshot writes about that much) instead of dirtying fresh memory.
-    static let minimumCollectionAllocation: UInt64 = 2 << 20
-
-    /// Work units of one collection step at a safepoint, at least.
-    static let collectionStepBudget = 30_000
-    /// Bytes allocated since the last step that add one unit to the next
-    /// step: trimming a freed page costs 512 units (8 bytes a unit), so at
-    /// 4 bytes a unit the collector frees pages twice as fast as they are
-    /// allocated.
-    static let bytesPerStepUnit: UInt64 = 4
 
     /// Every call frame of every thread: the active chain and the spare
     /// frames below the current one (stored without the barrier).

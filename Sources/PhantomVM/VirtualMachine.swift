@@ -135,8 +135,8 @@ public final class VirtualMachine {
     /// True while the instruction that asked for a collection runs again:
     /// failing once more, it raises "out of memory".
     var retryingAfterCollection = false
-    /// `memory.bytesAllocated` at the last collection step (pacing).
-    var allocatedAtLastStep: UInt64 = 0
+    /// When to collect garbage, and how much at a safepoint.
+    var pacer = CollectionPacer()
     /// The id of the newest snapshot that is durable now (0: none), for the
     /// failure records (ThreadFailure.swift); the kernel sets it. Called
     /// only when a thread fails.

@@ -53,6 +53,9 @@ import Testing
         struct Heap: Decodable {
             let heap_mib: Int; let pause_p50_ms: Double; let pause_p99_ms: Double; let snapshots: Int
             let working_set_mib: Int; let slowdown_percent: Double; let slowdown_snapshots: Int
+            let amplification_snapshots: Int; let bytes_written_per_snapshot: Double
+            let live_bytes_changed_per_snapshot: Double; let write_amplification: Double
+            let write_amplification_pages: Double; let bytes_written_per_hour: Double
         }
         struct Figures: Decodable { let heaps: [Heap] }
         let figures = try JSONDecoder().decode(Figures.self, from: Data(result.stdout.utf8))
@@ -61,6 +64,11 @@ import Testing
             #expect(heap.snapshots == 5 && heap.pause_p50_ms > 0 && heap.pause_p99_ms >= heap.pause_p50_ms)
             #expect(heap.working_set_mib == heap.heap_mib)
             #expect(heap.slowdown_snapshots >= 1)
+            // At least 8 intervals, the first snapshot left out.
+            #expect(heap.amplification_snapshots >= 5, "\(heap)")
+            #expect(heap.live_bytes_changed_per_snapshot > 0 && heap.bytes_written_per_snapshot > 0)
+            #expect(heap.write_amplification > 0 && heap.write_amplification_pages > 0)
+            #expect(heap.bytes_written_per_hour == heap.bytes_written_per_snapshot * 3_600_000 / 50)
         }
         let bad = try phantom("bench", "snapshot", "--heaps", "0")
         #expect(bad.exited(64) && bad.stderr.contains("--heaps takes sizes"), "\(bad)")
