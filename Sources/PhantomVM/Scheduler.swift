@@ -6,6 +6,8 @@
 // A thread object:
 // ```
 // refs:  0 current frame · 1 result (or the exception that ended it) · 2 what it waits for
+//        3 failure record (ThreadFailure.swift), null unless it failed; threads
+//          made by builds before it have only refs 0-2
 // bytes: 0 state u64 · 8 instructions run u64 · 16 wake-up time u64 (system ns) · 24 wait phase u64
 // ```
 // Blocking internal calls are restartable: the call instruction runs again
@@ -44,6 +46,7 @@ public enum ThreadState: UInt64, Sendable {
 
 extension VirtualMachine {
     static let threadBytes = 32
+    static let threadReferences = 4
 
     // MARK: - Starting threads
 
@@ -68,7 +71,7 @@ extension VirtualMachine {
             for (index, value) in values.prefix(arguments).enumerated() { memory.setReference(frame, Self.frameFixedRefs + index, value) }
             setFrameRegisters(frame, pc: 0, osp: UInt32(arguments), isp: 0)
         }
-        let thread = try allocate(threadClass, references: 3, bytes: Self.threadBytes)
+        let thread = try allocate(threadClass, references: Self.threadReferences, bytes: Self.threadBytes)
         memory.setReference(thread, 0, frame)
         try tableAppend(holder: world, slot: 1, thread)
         return thread
@@ -104,9 +107,14 @@ extension VirtualMachine {
     }
 
     /// Ends a thread that has not ended: it fails with `reason` as its
-    /// exception (the mutexes it holds become free).
+    /// exception (the mutexes it holds become free), and its failure record
+    /// says where it stood.
     public func kill(_ thread: ObjectRef, reason: String) throws(VMError) {
         let exception = try newString(reason)
+        let frame = memory.reference(thread, 0)
+        if !frame.isNull {
+            recordFailure(of: thread, exception: exception, frame: frame, pc: Int(memory.word(frame, at: 0) & 0xFFFF_FFFF))
+        }
         memory.setReference(thread, 1, exception)
         memory.setReference(thread, 2, .null)
         memory.setWord(thread, at: 0, ThreadState.failed.rawValue)

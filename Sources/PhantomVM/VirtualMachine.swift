@@ -144,6 +144,16 @@ public final class VirtualMachine {
     /// Called at every safepoint of `run` (after each slice and its
     /// collection step): for benchmarks and tools.
     public var onSafepoint: (() -> Void)? = nil
+    /// The id of the newest snapshot that is durable now (0: none), for the
+    /// failure records (ThreadFailure.swift); the kernel sets it. Called
+    /// only when a thread fails.
+    public var durableSnapshotID: () -> UInt64 = { 0 }
+    /// A failure record made in the running slice: the slice's end writes
+    /// the thread's final instruction count into it.
+    var failureAwaitingCount = ObjectRef.null
+    /// Instructions run by every thread in this process (since this VM was
+    /// opened), as of the end of the last slice.
+    public internal(set) var instructionsRun: UInt64 = 0
     /// System time (see Scheduler.swift): the image's at boot, and the
     /// host's monotonic clock then.
     var systemNanosAtBoot: UInt64 = 0
