@@ -108,6 +108,7 @@ extension Store {
         let path = device.path
         let deviceBlocks = device.size >> Layout.blockShift
         let pageSize = Layout.blockSize
+        let reserved = format.reservedBlocks
         // Device order. A snapshot written in one go is already in it.
         var sorted = pages
         var inOrder = true
@@ -201,8 +202,8 @@ extension Store {
                 let first = all[run.lowerBound]
                 let last = all[run.upperBound - 1]
                 do throws(StoreError) {
-                    guard first.block >= 2, last.block < deviceBlocks else {
-                        let bad = first.block < 2 ? first : all[run].first { $0.block >= deviceBlocks }!
+                    guard first.block >= reserved, last.block < deviceBlocks else {
+                        let bad = first.block < reserved ? first : all[run].first { $0.block >= deviceBlocks }!
                         throw .corrupt(path: path, detail: "page \(bad.page) points to block \(bad.block), outside the device")
                     }
                     // Where each page of the run is now.

@@ -95,6 +95,13 @@ public struct VerifyReport: Sendable {
     public var warnings: [String] = []
     /// Retained snapshots with a damaged node or page (shared blocks count for every sharer).
     public var damagedSnapshots = Set<UInt64>()
+    /// Data pages that are unreadable or fail their checksum (or `content`'s
+    /// check), ascending by page, each with the snapshots that hold it.
+    public var damagedPages: [DamagedPage] = []
+    /// Metadata copies that are damaged while their other copy is intact
+    /// (format 2): nothing is lost, but that block has one copy left until
+    /// the snapshots that use it leave the history.
+    public var damagedCopies: [RedundantRead] = []
     /// True when no problem was found.
     public var isHealthy: Bool { problems.isEmpty }
 }

@@ -3,16 +3,21 @@
 //
 // Device layout (docs/image-format.md has every byte):
 // ```
-// block 0, 1   superblocks (alternating commit records, with the catalog)
-// block 2...   everything else, allocated from the space map:
-//              data pages, data-tree nodes, space-map pages and nodes,
-//              freed lists
+// format 1                          format 2
+// block 0, 1   superblocks          block 0, 1     superblocks (first copies)
+// block 2...   everything else      block 2..9     the boot log (two copies)
+//                                   block 10, 11   superblocks (second copies)
+//                                   block 12...    everything else
 // ```
+// "Everything else" is allocated from the space map: data pages, data-tree
+// nodes, space-map pages and nodes, freed lists. In format 2 every block
+// but a data page is written twice, to blocks at least
+// `Layout.copyDistance` apart, and the entry pointing to it names both.
 // A commit writes every new block (sorted, coalesced into large gather
-// writes), flushes, writes the superblock slot `sequence % 2`, flushes.
-// Nothing reachable from either superblock is ever overwritten: blocks freed
-// by commit N become allocatable only once commit N+1 is durable, so both
-// superblocks always describe intact states.
+// writes), flushes, writes the superblock slot `sequence % 2` (both of its
+// copies), flushes. Nothing reachable from either superblock is ever
+// overwritten: blocks freed by commit N become allocatable only once commit
+// N+1 is durable, so both superblocks always describe intact states.
 
 import Dispatch
 import PhantomHost
@@ -32,15 +37,21 @@ public final class Store {
     /// True when opened without write access.
     public let isReadOnly: Bool
     /// What opening the image found and did.
-    public private(set) var openReport = OpenReport()
+    public internal(set) var openReport = OpenReport()
     /// Problems met after open that cost space but not data (e.g. an unreadable freed list).
-    public private(set) var warnings: [String] = []
+    public internal(set) var warnings: [String] = []
     /// True while the state in use is older than the newest commit on the
     /// device (open skipped a damaged or incomplete one). The next commit,
     /// or `rollback(to:)` the newest snapshot, makes the older state permanent.
     public private(set) var isFallenBack = false
+    /// Metadata blocks found damaged whose second copy served instead
+    /// (format 2), each block once, in the order met.
+    public private(set) var redundantReads: [RedundantRead] = []
+    private var redundantBlocks = Set<UInt64>()
 
-    private var superblock: Superblock
+    /// The image's format (fixed at creation).
+    let format: ImageFormat
+    var superblock: Superblock
     /// The space map as it will be written: blocks in use by the current state.
     private var onDisk = Bitmap()
     /// Blocks that must not be allocated: `onDisk`, plus blocks still
@@ -50,16 +61,20 @@ public final class Store {
     /// Blocks freed by commit `tag`, allocatable once commit `tag + 1` is durable.
     private var quarantine: [(tag: UInt64, blocks: [UInt64])] = []
     /// No clear bit in `busy` below this.
-    private var firstFreeHint: UInt64 = 2
+    private var firstFreeHint: UInt64
     /// Write every space-map page at the next commit (after a rebuild).
-    private var rewriteWholeSpaceMap = false
+    var rewriteWholeSpaceMap = false
     private var nodeCache: [UInt64: (checksum: UInt32, buffer: BlockBuffer)] = [:]
     /// False until the space map has been read (see `ensureSpaceMap`).
     private var spaceMapLoaded = false
     /// The other valid superblock at open, whose blocks stay held.
     private var olderSuperblock: Superblock?
     /// Set when the space map on the device was found damaged.
-    private var spaceMapDamage: String?
+    var spaceMapDamage: String?
+    /// Superblock copies found unusable at open while their twin was intact.
+    var superblockCopyDamage: [RedundantRead] = []
+    /// The boot log (format 2; BootLog.swift).
+    var bootLog = BootLog()
     private static let nodeCacheLimit = 16384
     private let scratch = BlockBuffer()
 
@@ -67,6 +82,8 @@ public final class Store {
         self.device = device
         self.isReadOnly = readOnly
         self.superblock = superblock
+        self.format = superblock.format
+        self.firstFreeHint = superblock.format.reservedBlocks
     }
 
     // MARK: - Facts
@@ -83,6 +100,8 @@ public final class Store {
     public var commitSequence: UInt64 { superblock.sequence }
     /// When the image was created, ns since the Unix epoch.
     public var createdNanos: Int64 { superblock.createdNanos }
+    /// The image format version (1: no metadata copies and no boot log; 2).
+    public var formatVersion: UInt32 { format.version }
     /// Space on the device.
     public var usage: SpaceUsage {
         ensureSpaceMap()
@@ -96,33 +115,39 @@ public final class Store {
     /// - Parameters:
     ///   - logicalSize: size of the page space in bytes (sparse; rounded up to pages).
     ///   - keep: how many snapshots stay readable (1...32).
+    ///   - formatVersion: 2 (the default: every metadata block written
+    ///     twice, a boot log), or 1 (what builds before format 2 read).
     public static func create(on device: any BlockDevice, logicalSize: UInt64 = Layout.defaultLogicalSize,
-                              keep: Int = Layout.defaultKeep) throws(StoreError) -> Store {
+                              keep: Int = Layout.defaultKeep,
+                              formatVersion: UInt32 = Layout.formatVersion) throws(StoreError) -> Store {
         guard (1...Layout.maxKeep).contains(keep) else {
             throw .invalidArgument("keep must be between 1 and \(Layout.maxKeep), not \(keep)")
         }
+        guard (Layout.oldestFormatVersion...Layout.formatVersion).contains(formatVersion) else {
+            throw .invalidArgument("this build writes image format versions \(Layout.oldestFormatVersion) to \(Layout.formatVersion), not \(formatVersion)")
+        }
+        let format = ImageFormat(version: formatVersion)
         let pages = (logicalSize + UInt64(Layout.blockSize) - 1) >> Layout.blockShift
         guard pages >= 1, pages <= 1 << 52 else {
             throw .invalidArgument("logical size must be between 4 KiB and 16 EiB, not \(logicalSize) bytes")
         }
         var id: (UInt64, UInt64) = (0, 0)
         withUnsafeMutableBytes(of: &id) { fillRandom($0) }
+        let reserved = format.reservedBlocks
         let initial = Superblock(
-            sequence: 0, pageCount: pages, dataLevels: treeLevels(forPayloads: pages), keep: keep,
-            nextSnapshotID: 1, deviceBlocks: 2, spaceMapRoot: .hole, spaceMapLevels: 1, blocksInUse: 2,
-            createdNanos: nowNanos(), imageID: id, snapshots: [])
+            version: formatVersion, sequence: 0, pageCount: pages, dataLevels: format.dataTree.levels(forPayloads: pages),
+            keep: keep, nextSnapshotID: 1, deviceBlocks: reserved, spaceMapRoot: .hole, spaceMapLevels: 1,
+            blocksInUse: reserved, createdNanos: nowNanos(), imageID: id, snapshots: [])
         let store = Store(device: device, readOnly: false, superblock: initial)
         store.spaceMapLoaded = true
-        store.onDisk = Bitmap(count: 2)
-        store.onDisk.set(0)
-        store.onDisk.set(1)
+        store.onDisk = Bitmap(allSet: reserved)
         store.busy = store.onDisk
-        store.blocksInUse = 2
+        store.blocksInUse = reserved
         do throws(BlockDeviceError) {
-            // Wipe both slots first: a raw device may hold an older image.
-            try device.grow(to: 2 * UInt64(Layout.blockSize))
+            // Wipe the superblocks (and the boot log) first: a raw device may hold an older image.
+            try device.grow(to: reserved << Layout.blockShift)
             let zeros = BlockBuffer()
-            try device.write([zeros.raw, zeros.raw], at: 0)
+            try device.write(Array(repeating: zeros.raw, count: Int(reserved)), at: 0)
             try device.flush()
         } catch {
             throw StoreError(error)
@@ -131,31 +156,107 @@ public final class Store {
         return store
     }
 
+    /// One superblock slot as open found it: its newest intact copy, or why
+    /// none can be used (with what a damaged copy still seems to say).
+    private struct SlotRead {
+        let slot: UInt64
+        let result: Result<Superblock, Superblock.SlotProblem>
+        /// Sequence and next snapshot id of a damaged slot (untrusted, for reports).
+        let hint: (sequence: UInt64, nextSnapshotID: UInt64)?
+    }
+
+    /// Reads and decodes the superblock at `block`; refuses a newer format.
+    /// `hint` is what a block with the magic says, valid or not.
+    private static func readSuperblock(_ device: any BlockDevice, block: UInt64, into buffer: BlockBuffer)
+        throws(StoreError) -> (result: Result<Superblock, Superblock.SlotProblem>, hint: (sequence: UInt64, nextSnapshotID: UInt64)?) {
+        guard (block + 1) << Layout.blockShift <= device.size else { return (.failure(.missing), nil) }
+        do throws(BlockDeviceError) { try device.read(into: buffer.mutableRaw, at: block << Layout.blockShift) } catch { throw StoreError(error) }
+        let result = Superblock.decode(buffer)
+        // A newer format's valid superblock: never read or overwrite its state.
+        if case let .failure(.newerVersion(version)) = result {
+            throw .unsupportedVersion(path: device.path, found: version, supported: Layout.formatVersion)
+        }
+        return (result, buffer.u64(0) == Layout.superblockMagic ? (buffer.u64(16), buffer.u64(40)) : nil)
+    }
+
+    /// Reads the superblock slots and finds the image's format. A format-1
+    /// image has one copy of each slot (blocks 0 and 1); a format-2 image
+    /// has two (0 and 10, 1 and 11), and a slot is the newest intact copy.
+    /// Blocks 10 and 11 are read as superblocks only when blocks 0 and 1
+    /// hold no format-1 superblock (in a format-1 image they are data).
+    private static func readSlots(_ device: any BlockDevice)
+        throws(StoreError) -> (format: ImageFormat, slots: [SlotRead], damaged: [RedundantRead], notes: [String]) {
+        let buffer = BlockBuffer()
+        var reads: [UInt64: (result: Result<Superblock, Superblock.SlotProblem>, hint: (sequence: UInt64, nextSnapshotID: UInt64)?)] = [:]
+        var claimsVersion1 = false
+        for block in Layout.superblockSlots {
+            reads[block] = try readSuperblock(device, block: block, into: buffer)
+            if buffer.u64(0) == Layout.superblockMagic && buffer.u32(8) == 1 { claimsVersion1 = true }
+        }
+        var format = ImageFormat.v1
+        if let version = Layout.superblockSlots.compactMap({ try? reads[$0]!.result.get().version }).max() {
+            format = ImageFormat(version: version)
+        } else if !claimsVersion1 {
+            // Both first copies unusable: a format-2 image still has the second
+            // ones. (Not when a damaged block 0 or 1 still says version 1.)
+            for block in ImageFormat.v2.slotBlocks.map({ $0[1] }) {
+                let read = try readSuperblock(device, block: block, into: buffer)
+                reads[block] = read
+                if (try? read.result.get())?.version == 2 { format = .v2 }
+            }
+        }
+        var slots: [SlotRead] = []
+        var damaged: [RedundantRead] = []
+        var notes: [String] = []
+        for (slot, blocks) in format.slotBlocks.enumerated() {
+            var copies: [(block: UInt64, result: Result<Superblock, Superblock.SlotProblem>, hint: (sequence: UInt64, nextSnapshotID: UInt64)?)] = []
+            for block in blocks {
+                var read: (result: Result<Superblock, Superblock.SlotProblem>, hint: (sequence: UInt64, nextSnapshotID: UInt64)?)
+                if let known = reads[block] { read = known } else { read = try readSuperblock(device, block: block, into: buffer) }
+                if case let .success(found) = read.result, found.version != format.version {
+                    read.result = .failure(.inconsistent("a format-\(found.version) superblock in a format-\(format.version) image"))
+                }
+                copies.append((block, read.result, read.hint))
+            }
+            let intact = copies.compactMap { copy in (try? copy.result.get()).map { (block: copy.block, superblock: $0) } }
+            if let best = intact.max(by: { $0.superblock.sequence < $1.superblock.sequence }) {
+                for copy in copies where copy.block != best.block {
+                    switch copy.result {
+                    case let .success(other) where other.sequence != best.superblock.sequence:
+                        notes.append("superblock \(slot): the copy at block \(copy.block) holds commit \(other.sequence), the one at block \(best.block) the newer commit \(best.superblock.sequence) (an interrupted write); the next commit to this slot rewrites both")
+                    case .success:
+                        break
+                    case let .failure(problem):
+                        damaged.append(RedundantRead(block: copy.block, servedBy: best.block, what: "superblock \(slot)", snapshot: nil, reason: describe(problem)))
+                    }
+                }
+                slots.append(SlotRead(slot: UInt64(slot), result: .success(best.superblock),
+                                      hint: (best.superblock.sequence, best.superblock.nextSnapshotID)))
+            } else {
+                // The most telling problem: a damaged block says more than an empty one.
+                var problem = Superblock.SlotProblem.wrongMagic
+                for copy in copies {
+                    if case let .failure(found) = copy.result, found != .missing, problem == .wrongMagic { problem = found }
+                }
+                slots.append(SlotRead(slot: UInt64(slot), result: .failure(problem), hint: copies.lazy.compactMap(\.hint).first))
+            }
+        }
+        return (format, slots, damaged, notes)
+    }
+
     /// Opens an existing image at its newest intact committed state.
     ///
     /// A damaged superblock, space map or newest snapshot makes the store fall
     /// back to the newest intact older state; `openReport` says what it did.
+    /// A format-2 metadata block whose first copy is damaged is read from
+    /// its second (`redundantReads` lists them).
     public static func open(_ device: any BlockDevice, readOnly: Bool = false,
                             verification: OpenVerification = .metadata) throws(StoreError) -> Store {
         let path = device.path
         guard device.size >= 2 * UInt64(Layout.blockSize) else {
             throw .notAnImage(path: path, reason: "it is \(device.size) bytes, smaller than the two superblocks")
         }
-        var slots: [(slot: UInt64, result: Result<Superblock, Superblock.SlotProblem>)] = []
-        let buffer = BlockBuffer()
-        var hints: [UInt64: (sequence: UInt64, nextSnapshotID: UInt64)] = [:]
-        for slot in Layout.superblockSlots {
-            do throws(BlockDeviceError) { try device.read(into: buffer.mutableRaw, at: slot << Layout.blockShift) } catch { throw StoreError(error) }
-            slots.append((slot, Superblock.decode(buffer)))
-            // What a damaged slot still seems to say (untrusted, for reports).
-            if buffer.u64(0) == Layout.superblockMagic { hints[slot] = (buffer.u64(16), buffer.u64(40)) }
-        }
-        for entry in slots {
-            // A newer format's valid superblock: never read or overwrite its state.
-            if case let .failure(.newerVersion(version)) = entry.result {
-                throw .unsupportedVersion(path: path, found: version, supported: Layout.formatVersion)
-            }
-        }
+        let (format, slots, damagedCopies, copyNotes) = try readSlots(device)
         var valid = slots.compactMap { try? $0.result.get() }.sorted { $0.sequence > $1.sequence }
         // Snapshot ids are never reused, even after falling back to an older commit.
         let highestNextID = valid.map(\.nextSnapshotID).max() ?? 1
@@ -167,22 +268,19 @@ public final class Store {
             if problems.allSatisfy({ $0 == .wrongMagic }) {
                 throw .notAnImage(path: path, reason: "no Phantom superblock (magic \"PHNTMIMG\") at block 0 or 1")
             }
-            for problem in problems {
-                if case let .newerVersion(version) = problem {
-                    throw .unsupportedVersion(path: path, found: version, supported: Layout.formatVersion)
-                }
-            }
             let detail = zip(slots, problems).map { "superblock \($0.0.slot): \(describe($0.1))" }.joined(separator: "; ")
             throw .corrupt(path: path, detail: "no valid superblock (\(detail))")
         }
         var report = OpenReport()
+        report.notes += copyNotes
         var lostNextID: UInt64? = nil
-        for (slot, result) in slots {
+        for read in slots {
             // A new image has written only slot 1; an empty slot 0 is normal then.
-            guard case let .failure(problem) = result, !(problem == .wrongMagic && valid[0].sequence <= 1) else { continue }
+            guard case let .failure(problem) = read.result, !(problem == .wrongMagic && valid[0].sequence <= 1) else { continue }
             // The damaged slot held commit S-1 or S+1 (S: the valid one). Its
             // sequence field, if still there, tells which; it is a hint only.
-            let hint = hints[slot]
+            let slot = read.slot
+            let hint = read.hint
             let newest = valid[0]
             if let hint, hint.sequence == newest.sequence &- 1, hint.nextSnapshotID <= newest.nextSnapshotID {
                 report.notes.append("superblock \(slot) is unusable (\(describe(problem))); it held the older commit \(hint.sequence), so nothing is lost")
@@ -210,7 +308,7 @@ public final class Store {
             let candidate = valid.removeFirst()
             let store = Store(device: device, readOnly: readOnly, superblock: candidate)
             let available = device.size >> Layout.blockShift
-            guard candidate.deviceBlocks >= 2 else { continue }
+            guard candidate.deviceBlocks >= format.reservedBlocks else { continue }
             if candidate.deviceBlocks > available {
                 // Cut short: fine if the missing tail held no block of this
                 // state (the next commit grows the file back); else say what
@@ -228,7 +326,8 @@ public final class Store {
             }
             if candidate.flags & Superblock.singleFlush != 0 {
                 // Blocks and superblock were flushed together: check that
-                // every block of the commit made it.
+                // every block of the commit made it (in format 2 one intact
+                // copy of each metadata block is enough: the state is whole).
                 let added = candidate.flags & Superblock.addedSnapshot != 0 ? candidate.snapshots.last : nil
                 do throws(StoreError) {
                     if let added {
@@ -253,6 +352,9 @@ public final class Store {
         }
         store.superblock.nextSnapshotID = max(store.superblock.nextSnapshotID, highestNextID, lostNextID ?? 0)
         store.olderSuperblock = valid.first
+        // A damaged superblock copy loses nothing: it is a read its twin served.
+        store.superblockCopyDamage = damagedCopies
+        for copy in damagedCopies { store.noteRedundantRead(copy) }
         report.commitSequence = current.sequence
 
         // The newest snapshot must be intact; fall back snapshot by snapshot.
@@ -275,6 +377,7 @@ public final class Store {
             store.ensureSpaceMap()
             try store.rebuildSpaceMap()
         }
+        if format.hasCopies { store.loadBootLog(into: &report) }
         store.openReport = report
         store.isFallenBack = report.fellBack
         return store
@@ -323,7 +426,7 @@ public final class Store {
         return pages
     }
 
-    fileprivate func record(for snapshot: UInt64?) throws(StoreError) -> SnapshotRecord? {
+    func record(for snapshot: UInt64?) throws(StoreError) -> SnapshotRecord? {
         guard let snapshot else { return superblock.snapshots.last }
         guard let record = superblock.snapshots.first(where: { $0.id == snapshot }) else {
             throw .noSuchSnapshot(id: snapshot, retained: superblock.snapshots.map(\.id))
@@ -332,7 +435,7 @@ public final class Store {
     }
 
     /// Reads and checks a tree node (cached).
-    private func loadNode(_ entry: TreeEntry, snapshot: UInt64?, what: String) throws(StoreError) -> BlockBuffer {
+    func loadNode(_ entry: TreeEntry, snapshot: UInt64?, what: String) throws(StoreError) -> BlockBuffer {
         if let cached = nodeCache[entry.block], cached.checksum == entry.checksum { return cached.buffer }
         let buffer = BlockBuffer()
         try readBlock(entry, into: buffer, snapshot: snapshot, what: what)
@@ -341,40 +444,78 @@ public final class Store {
         return buffer
     }
 
-    private func readBlock(_ entry: TreeEntry, into buffer: BlockBuffer, snapshot: UInt64?, what: String) throws(StoreError) {
-        guard entry.block >= 2, entry.block < device.size >> Layout.blockShift else {
-            throw .corrupt(path: device.path, detail: "\(what) points to block \(entry.block), outside the device")
+    /// Reads one block and checks it against `checksum`.
+    func readChecked(_ block: UInt64, checksum: UInt32, into buffer: BlockBuffer, snapshot: UInt64?, what: String) throws(StoreError) {
+        guard block >= format.reservedBlocks, block < device.size >> Layout.blockShift else {
+            throw .corrupt(path: device.path, detail: "\(what) points to block \(block), outside the device")
         }
-        do throws(BlockDeviceError) { try device.read(into: buffer.mutableRaw, at: entry.block << Layout.blockShift) } catch { throw StoreError(error) }
-        guard buffer.checksum == entry.checksum else {
-            throw .checksumMismatch(path: device.path, block: entry.block, snapshot: snapshot, what: what)
+        do throws(BlockDeviceError) { try device.read(into: buffer.mutableRaw, at: block << Layout.blockShift) } catch { throw StoreError(error) }
+        guard buffer.checksum == checksum else {
+            throw .checksumMismatch(path: device.path, block: block, snapshot: snapshot, what: what)
         }
     }
 
+    /// Reads the block an entry points to. A metadata block whose first
+    /// copy is unreadable or fails its checksum is read from its second
+    /// copy (format 2); the damaged copy is remembered in `redundantReads`.
+    func readBlock(_ entry: TreeEntry, into buffer: BlockBuffer, snapshot: UInt64?, what: String) throws(StoreError) {
+        do throws(StoreError) {
+            try readChecked(entry.block, checksum: entry.checksum, into: buffer, snapshot: snapshot, what: what)
+        } catch {
+            guard entry.copy != 0 else { throw error }
+            do throws(StoreError) {
+                try readChecked(entry.copy, checksum: entry.checksum, into: buffer, snapshot: snapshot, what: what)
+            } catch let second {
+                if case .checksumMismatch = error, case .checksumMismatch = second {
+                    throw .checksumMismatch(path: device.path, block: entry.block, snapshot: snapshot,
+                                            what: "both copies (blocks \(entry.block) and \(entry.copy)) of \(what)")
+                }
+                throw error
+            }
+            noteRedundantRead(RedundantRead(block: entry.block, servedBy: entry.copy, what: what, snapshot: snapshot, reason: error.briefReason))
+        }
+    }
+
+    func noteRedundantRead(_ read: RedundantRead) {
+        guard redundantBlocks.insert(read.block).inserted else { return }
+        redundantReads.append(read)
+    }
+
+    /// The shape of the data trees or of the space-map tree.
+    enum TreeKind { case data, spaceMap }
+
+    func shape(_ kind: TreeKind) -> TreeShape { kind == .data ? format.dataTree : format.mapTree }
+
     fileprivate func lookup(root: TreeEntry, levels: Int, index: UInt64, snapshot: UInt64?) throws(StoreError) -> TreeEntry {
+        let shape = format.dataTree
         var entry = root
         var level = levels - 1
         while level >= 0 {
             if entry.isHole { return .hole }
             let node = try loadNode(entry, snapshot: snapshot, what: "tree node (level \(level))")
-            entry = node.entry(Int((index >> (8 * UInt64(level))) & 255))
+            entry = node.entry(shape.slot(of: index, level: level), wide: shape.wide(level))
             level -= 1
         }
         return entry
     }
 
-    /// Visits every payload entry of a data tree in index order.
-    private func walk(root: TreeEntry, snapshot: UInt64?, levels: Int? = nil,
-                      visitNode: ((TreeEntry) -> Bool)? = nil,
-                      _ visit: (UInt64, TreeEntry) throws(StoreError) -> Void) throws(StoreError) {
+    /// Visits every payload entry of a tree in index order. `visitNode`
+    /// sees each node's entry before it is read and may skip the subtree.
+    func walk(root: TreeEntry, snapshot: UInt64?, kind: TreeKind = .data, levels: Int? = nil,
+              visitNode: ((TreeEntry) -> Bool)? = nil,
+              _ visit: (UInt64, TreeEntry) throws(StoreError) -> Void) throws(StoreError) {
+        let shape = shape(kind)
+        let what = kind == .data ? "tree node" : "space map node"
         func descend(_ entry: TreeEntry, level: Int, base: UInt64) throws(StoreError) {
             if entry.isHole { return }
             if let visitNode, !visitNode(entry) { return }
-            let node = try loadNode(entry, snapshot: snapshot, what: "tree node (level \(level))")
-            for slot in 0..<Layout.entriesPerNode {
-                let child = node.entry(slot)
+            let node = try loadNode(entry, snapshot: snapshot, what: "\(what) (level \(level))")
+            let wide = shape.wide(level)
+            let shift = UInt64(shape.shift(level))
+            for slot in 0..<shape.slots(level) {
+                let child = node.entry(slot, wide: wide)
                 if child.isHole { continue }
-                let index = base | (UInt64(slot) << (8 * UInt64(level)))
+                let index = base | (UInt64(slot) << shift)
                 if level == 0 {
                     try visit(index, child)
                 } else {
@@ -382,7 +523,7 @@ public final class Store {
                 }
             }
         }
-        try descend(root, level: (levels ?? superblock.dataLevels) - 1, base: 0)
+        try descend(root, level: (levels ?? (kind == .data ? superblock.dataLevels : superblock.spaceMapLevels)) - 1, base: 0)
     }
 
     // MARK: - Writing
@@ -469,7 +610,7 @@ public final class Store {
     /// Loads the space map (and holds the older superblock's blocks) the
     /// first time it is needed. A damaged map is rebuilt from the snapshots;
     /// if even that fails, every block stays held, so nothing is overwritten.
-    private func ensureSpaceMap() {
+    func ensureSpaceMap() {
         guard !spaceMapLoaded else { return }
         spaceMapLoaded = true
         do throws(StoreError) {
@@ -508,34 +649,82 @@ public final class Store {
         var dirtyMapPages = Set<UInt64>()
     }
 
+    /// Grows the device by 1/8 (at least 1 MiB), and to at least `minimum`
+    /// blocks. A device that cannot grow that far (a raw disk) is used up
+    /// to its end; throws when not one block could be added.
+    private func grow(toAtLeast minimum: UInt64) throws(StoreError) {
+        let old = busy.count
+        var grown = max(minimum, old + max(256, old / 8))
+        do throws(BlockDeviceError) {
+            try device.grow(to: grown << Layout.blockShift)
+        } catch {
+            let available = device.size >> Layout.blockShift
+            guard case .noSpace = error, available > old else { throw StoreError(error) }
+            grown = available
+        }
+        busy.resize(to: grown)
+        onDisk.resize(to: grown)
+    }
+
+    /// Marks a free block allocated by this commit.
+    private func take(_ block: UInt64, _ txn: inout Transaction) {
+        busy.set(block)
+        onDisk.set(block)
+        blocksInUse += 1
+        txn.allocated.append(block)
+        txn.setInMap.append(block)
+        txn.dirtyMapPages.insert(block / Layout.blocksPerBitmapPage)
+        nodeCache.removeValue(forKey: block)
+    }
+
+    /// The lowest free block (first fit).
     private func allocate(_ txn: inout Transaction) throws(StoreError) -> UInt64 {
         var block = busy.firstClear(from: firstFreeHint)
         if block == nil {
-            // Grow the device: by 1/8, at least 1 MiB. A device that cannot
-            // grow (a raw disk) is used up to its end.
             let old = busy.count
-            var grown = old + max(256, old / 8)
-            do throws(BlockDeviceError) {
-                try device.grow(to: grown << Layout.blockShift)
-            } catch {
-                let available = device.size >> Layout.blockShift
-                guard case .noSpace = error, available > old else { throw StoreError(error) }
-                grown = available
-            }
-            busy.resize(to: grown)
-            onDisk.resize(to: grown)
+            try grow(toAtLeast: old + 1)
             block = busy.firstClear(from: old)
         }
         let chosen = block!
         firstFreeHint = chosen + 1
-        busy.set(chosen)
-        onDisk.set(chosen)
-        blocksInUse += 1
-        txn.allocated.append(chosen)
-        txn.setInMap.append(chosen)
-        txn.dirtyMapPages.insert(chosen / Layout.blocksPerBitmapPage)
-        nodeCache.removeValue(forKey: chosen)
+        take(chosen, &txn)
         return chosen
+    }
+
+    /// A block for the second copy of the metadata block at `first`: the
+    /// lowest free block at least `Layout.copyDistance` above it, else the
+    /// lowest one that far below it, else (growing the device) one that far
+    /// above it in the new space; if the device cannot grow that far, any
+    /// free block.
+    private func allocateCopy(awayFrom first: UInt64, _ txn: inout Transaction) throws(StoreError) -> UInt64 {
+        let distance = Layout.copyDistance
+        let reserved = format.reservedBlocks
+        var block = busy.firstClear(from: first + distance)
+        if block == nil, first >= reserved + distance, let low = busy.firstClear(from: reserved), low + distance <= first {
+            block = low
+        }
+        if block == nil {
+            let old = busy.count
+            do throws(StoreError) {
+                try grow(toAtLeast: first + distance + 1)
+                block = busy.firstClear(from: max(old, first + distance))
+            } catch {
+                guard case .deviceFull = error else { throw error }
+            }
+        }
+        if block == nil { block = busy.firstClear(from: reserved) }
+        guard let chosen = block else {
+            throw .deviceFull(path: device.path, detail: "no free block for the second copy of metadata block \(first)")
+        }
+        take(chosen, &txn)
+        return chosen
+    }
+
+    /// The block (and, in format 2, the block of the second copy) of a new
+    /// metadata block.
+    private func allocateMetadata(_ txn: inout Transaction) throws(StoreError) -> (block: UInt64, copy: UInt64) {
+        let block = try allocate(&txn)
+        return (block, format.hasCopies ? try allocateCopy(awayFrom: block, &txn) : 0)
     }
 
     /// Frees a block that no snapshot of the new state references; it stays
@@ -550,7 +739,7 @@ public final class Store {
         txn.freed.append(block)
     }
 
-    private func commitInternal(writes: [PageWrite], makeSnapshot: Bool) throws(StoreError) {
+    func commitInternal(writes: [PageWrite], makeSnapshot: Bool) throws(StoreError) {
         ensureSpaceMap()
         let sequence = superblock.sequence + 1
         var txn = Transaction()
@@ -566,7 +755,7 @@ public final class Store {
                 let id = superblock.nextSnapshotID
                 let birth = UInt32(truncatingIfNeeded: id)
                 let previous = superblock.snapshots.last
-                let tree = try TreeBuilder(levels: superblock.dataLevels, oldRoot: previous?.root ?? .hole,
+                let tree = try TreeBuilder(levels: superblock.dataLevels, shape: format.dataTree, oldRoot: previous?.root ?? .hole,
                                            oldLevels: superblock.dataLevels) { [unowned self] entry throws(StoreError) in
                     try self.loadNode(entry, snapshot: previous?.id, what: "tree node")
                 }
@@ -587,7 +776,7 @@ public final class Store {
                     }
                 }
                 let writes = dataWrites
-                blocksToWrite.reserveCapacity(writes.count + writes.count / 128 + 8)
+                blocksToWrite.reserveCapacity(writes.count + writes.count / 64 + 16)
                 var dataBlocks: [UInt64] = []
                 dataBlocks.reserveCapacity(writes.count)
                 for write in writes {
@@ -609,8 +798,10 @@ public final class Store {
                     tree.setPayload(write.page, TreeEntry(block: dataBlocks[index], checksum: checksums[index], birth: birth))
                 }
                 for node in tree.allNodes {
-                    node.block = try allocate(&txn)
-                    blocksToWrite.append((node.block, UnsafeRawPointer(node.buffer.bytes)))
+                    (node.block, node.copy) = try allocateMetadata(&txn)
+                    for block in [node.block, node.copy] where block != 0 {
+                        blocksToWrite.append((block, UnsafeRawPointer(node.buffer.bytes)))
+                    }
                     keepAlive.append(node.buffer)
                 }
                 let root = tree.finalize(birth: birth)
@@ -654,6 +845,7 @@ public final class Store {
             next.spaceMapLevels = mapLevels
             next.deviceBlocks = onDisk.count
             next.blocksInUse = blocksInUse
+            next.bootSequenceFloor = bootLog.nextSequence
 
             // Write: sorted, in runs of adjacent blocks; then the barrier.
             let deviceBytes = onDisk.count << Layout.blockShift
@@ -674,12 +866,14 @@ public final class Store {
             }
             withExtendedLifetime(keepAlive) {}
 
-            // Commit point: the superblock, then the barrier.
+            // Commit point: the superblock (both copies in format 2), then the barrier.
             next.flags = (singleFlush ? Superblock.singleFlush : 0) | (makeSnapshot ? Superblock.addedSnapshot : 0)
             next.commitBlocks = UInt64(blocksWritten)
             next.encode(into: scratch)
             do throws(BlockDeviceError) {
-                try device.write(scratch.raw, at: Layout.superblockSlots[Int(sequence % 2)] << Layout.blockShift)
+                for block in format.slotBlocks[Int(sequence % 2)] {
+                    try device.write(scratch.raw, at: block << Layout.blockShift)
+                }
                 try device.flush()
             } catch {
                 throw StoreError(error)
@@ -693,6 +887,8 @@ public final class Store {
         rewriteWholeSpaceMap = false
         isFallenBack = false
         spaceMapDamage = nil
+        // The slot just written holds intact copies again.
+        superblockCopyDamage.removeAll { $0.what == "superblock \(sequence % 2)" }
         quarantine.append((tag: sequence, blocks: txn.freed))
         releaseQuarantine(upTo: sequence - 1)
     }
@@ -762,10 +958,12 @@ public final class Store {
     }
 
     /// Writes a freed list: the blocks of the previous snapshot that the new
-    /// one replaced, as extents, in a chain of blocks.
+    /// one replaced, as extents, in a chain of blocks (each written twice in
+    /// format 2).
     ///
     /// Freed-list block layout: `0: next block (u64), 8: next crc32c (u32),
-    /// 12: extent count (u32), 16: extents (start u64, length u64) ...`.
+    /// 12: extent count (u32)`, format 1: `16: extents (start u64, length
+    /// u64) ...`; format 2: `16: next block's copy (u64), 24: 0, 32: extents`.
     private func buildFreedList(_ blocks: [UInt64], birth: UInt32, _ txn: inout Transaction)
         throws(StoreError) -> (TreeEntry, [(UInt64, BlockBuffer)]) {
         guard !blocks.isEmpty else { return (.hole, []) }
@@ -777,47 +975,68 @@ public final class Store {
                 extents.append((block, 1))
             }
         }
-        let perBlock = Layout.extentsPerFreedBlock
+        let perBlock = format.extentsPerFreedBlock
+        let header = format.freedListHeader
         let count = (extents.count + perBlock - 1) / perBlock
-        var result: [(UInt64, BlockBuffer)] = []
-        for _ in 0..<count { result.append((try allocate(&txn), BlockBuffer())) }
+        var chain: [(block: UInt64, copy: UInt64, buffer: BlockBuffer)] = []
+        for _ in 0..<count {
+            let (block, copy) = try allocateMetadata(&txn)
+            chain.append((block, copy, BlockBuffer()))
+        }
         var nextEntry = TreeEntry.hole
         for index in stride(from: count - 1, through: 0, by: -1) {
-            let buffer = result[index].1
+            let buffer = chain[index].buffer
             buffer.setU64(0, nextEntry.block)
             buffer.setU32(8, nextEntry.checksum)
+            if format.hasCopies { buffer.setU64(16, nextEntry.copy) }
             let slice = extents[(index * perBlock)..<min(extents.count, (index + 1) * perBlock)]
             buffer.setU32(12, UInt32(slice.count))
             for (offset, extent) in slice.enumerated() {
-                buffer.setU64(16 + offset * 16, extent.0)
-                buffer.setU64(24 + offset * 16, extent.1)
+                buffer.setU64(header + offset * 16, extent.0)
+                buffer.setU64(header + 8 + offset * 16, extent.1)
             }
-            nextEntry = TreeEntry(block: result[index].0, checksum: buffer.checksum, birth: 0)
+            nextEntry = TreeEntry(block: chain[index].block, checksum: buffer.checksum, birth: 0, copy: chain[index].copy)
         }
-        return (TreeEntry(block: nextEntry.block, checksum: nextEntry.checksum, birth: UInt32(count)), result)
+        var out: [(UInt64, BlockBuffer)] = []
+        for link in chain {
+            out.append((link.block, link.buffer))
+            if link.copy != 0 { out.append((link.copy, link.buffer)) }
+        }
+        return (TreeEntry(block: nextEntry.block, checksum: nextEntry.checksum, birth: UInt32(count), copy: nextEntry.copy), out)
     }
 
-    /// Reads a freed list: its extents and the blocks that hold it.
-    fileprivate func readFreedList(_ head: TreeEntry, snapshot: UInt64) throws(StoreError) -> (extents: [(UInt64, UInt64)], listBlocks: [UInt64]) {
+    /// The entry of the next block of a freed list, from a list block.
+    func nextFreedEntry(_ buffer: BlockBuffer) -> TreeEntry {
+        TreeEntry(block: buffer.u64(0), checksum: buffer.u32(8), birth: 0, copy: format.hasCopies ? buffer.u64(16) : 0)
+    }
+
+    /// The extents of one freed-list block.
+    func freedExtents(_ buffer: BlockBuffer, block: UInt64, snapshot: UInt64) throws(StoreError) -> [(UInt64, UInt64)] {
+        let count = Int(buffer.u32(12))
+        guard count <= format.extentsPerFreedBlock else {
+            throw .corrupt(path: device.path, detail: "freed list block \(block) of snapshot \(snapshot) holds \(count) extents")
+        }
+        let header = format.freedListHeader
+        return (0..<count).map { (buffer.u64(header + $0 * 16), buffer.u64(header + 8 + $0 * 16)) }
+    }
+
+    /// Reads a freed list: its extents and the blocks that hold it (both copies).
+    func readFreedList(_ head: TreeEntry, snapshot: UInt64) throws(StoreError) -> (extents: [(UInt64, UInt64)], listBlocks: [UInt64]) {
         var extents: [(UInt64, UInt64)] = []
         var listBlocks: [UInt64] = []
         var entry = head
+        var links = 0
         let buffer = BlockBuffer()
         let limit = Int(head.birth)
         while !entry.isHole {
-            guard listBlocks.count < max(limit, 1) else {
+            guard links < max(limit, 1) else {
                 throw .corrupt(path: device.path, detail: "freed list of snapshot \(snapshot) is longer than recorded")
             }
             try readBlock(entry, into: buffer, snapshot: snapshot, what: "freed list")
-            listBlocks.append(entry.block)
-            let count = Int(buffer.u32(12))
-            guard count <= Layout.extentsPerFreedBlock else {
-                throw .corrupt(path: device.path, detail: "freed list block \(entry.block) of snapshot \(snapshot) holds \(count) extents")
-            }
-            for index in 0..<count {
-                extents.append((buffer.u64(16 + index * 16), buffer.u64(24 + index * 16)))
-            }
-            entry = TreeEntry(block: buffer.u64(0), checksum: buffer.u32(8), birth: 0)
+            listBlocks.append(contentsOf: entry.blocks)
+            links += 1
+            extents += try freedExtents(buffer, block: entry.block, snapshot: snapshot)
+            entry = nextFreedEntry(buffer)
         }
         return (extents, listBlocks)
     }
@@ -829,7 +1048,7 @@ public final class Store {
         do throws(StoreError) {
             let list = try readFreedList(record.freedHead, snapshot: record.id)
             for (start, length) in list.extents {
-                guard start >= 2, start + length <= onDisk.count else { continue }
+                guard start >= format.reservedBlocks, start + length <= onDisk.count else { continue }
                 for block in start..<(start + length) { free(block, &txn) }
             }
             for block in list.listBlocks { free(block, &txn) }
@@ -846,12 +1065,13 @@ public final class Store {
     /// no new page becomes dirty (two or three rounds).
     private func buildSpaceMap(_ txn: inout Transaction, birth: UInt32)
         throws(StoreError) -> (TreeEntry, Int, [(UInt64, BlockBuffer)]) {
+        let shape = format.mapTree
         // Leave room for growth during this commit before choosing the height.
         let headroom = onDisk.count + onDisk.count / 4 + 4 * Layout.blocksPerBitmapPage
-        let levels = max(superblock.spaceMapLevels, treeLevels(forPayloads: (headroom + Layout.blocksPerBitmapPage - 1) / Layout.blocksPerBitmapPage))
+        let levels = max(superblock.spaceMapLevels, shape.levels(forPayloads: (headroom + Layout.blocksPerBitmapPage - 1) / Layout.blocksPerBitmapPage))
         // After a rebuild the old map is not read at all (it may be the
         // damaged part); its blocks are held by the rebuild's quarantine.
-        let tree = try TreeBuilder(levels: levels, oldRoot: rewriteWholeSpaceMap ? .hole : superblock.spaceMapRoot,
+        let tree = try TreeBuilder(levels: levels, shape: shape, oldRoot: rewriteWholeSpaceMap ? .hole : superblock.spaceMapRoot,
                                    oldLevels: rewriteWholeSpaceMap ? levels : superblock.spaceMapLevels) {
             [unowned self] entry throws(StoreError) in try self.loadNode(entry, snapshot: nil, what: "space map node")
         }
@@ -859,31 +1079,36 @@ public final class Store {
             let pages = (onDisk.count + Layout.blocksPerBitmapPage - 1) / Layout.blocksPerBitmapPage
             for page in 0..<pages { txn.dirtyMapPages.insert(page) }
         }
-        var pageBlocks: [UInt64: UInt64] = [:]
+        var pageBlocks: [UInt64: (block: UInt64, copy: UInt64)] = [:]
         while true {
             let todo = txn.dirtyMapPages.filter { pageBlocks[$0] == nil }.sorted()
             let unplaced = tree.allNodes.filter { $0.block == 0 }
             if todo.isEmpty && unplaced.isEmpty { break }
             for page in todo {
                 let old = try tree.touchPayload(page)
-                if !old.isHole { free(old.block, &txn) }
-                pageBlocks[page] = try allocate(&txn)
+                if !old.isHole { for block in old.blocks { free(block, &txn) } }
+                pageBlocks[page] = try allocateMetadata(&txn)
             }
             for block in tree.takeReplaced() { free(block, &txn) }
-            for node in tree.allNodes where node.block == 0 { node.block = try allocate(&txn) }
+            for node in tree.allNodes where node.block == 0 { (node.block, node.copy) = try allocateMetadata(&txn) }
         }
-        guard onDisk.count <= UInt64(1) << (8 * UInt64(levels)) * Layout.blocksPerBitmapPage else {
+        let (covered, overflow) = shape.capacity(levels: levels).multipliedReportingOverflow(by: Layout.blocksPerBitmapPage)
+        guard overflow || onDisk.count <= covered else {
             throw .deviceFull(path: device.path, detail: "the space map cannot cover \(onDisk.count) blocks")
         }
         var out: [(UInt64, BlockBuffer)] = []
-        for (page, block) in pageBlocks {
+        for (page, place) in pageBlocks {
             let buffer = BlockBuffer()
             onDisk.copyPage(page, into: buffer)
-            tree.setPayload(page, TreeEntry(block: block, checksum: buffer.checksum, birth: birth))
-            out.append((block, buffer))
+            tree.setPayload(page, TreeEntry(block: place.block, checksum: buffer.checksum, birth: birth, copy: place.copy))
+            out.append((place.block, buffer))
+            if place.copy != 0 { out.append((place.copy, buffer)) }
         }
         let root = tree.finalize(birth: birth)
-        for node in tree.allNodes { out.append((node.block, node.buffer)) }
+        for node in tree.allNodes {
+            out.append((node.block, node.buffer))
+            if node.copy != 0 { out.append((node.copy, node.buffer)) }
+        }
         return (root, levels, out)
     }
 
@@ -892,13 +1117,13 @@ public final class Store {
         var map = Bitmap(count: state.deviceBlocks)
         // A state may cover more blocks than a truncated device holds, when
         // the missing tail was free (open checks that); reads beyond the end fail.
-        guard state.deviceBlocks >= 2 else {
+        guard state.deviceBlocks >= format.reservedBlocks else {
             throw .corrupt(path: device.path, detail: "commit \(state.sequence) covers \(state.deviceBlocks) blocks but the device has \(device.size >> Layout.blockShift)")
         }
         let buffer = BlockBuffer()
         let pages = (state.deviceBlocks + Layout.blocksPerBitmapPage - 1) / Layout.blocksPerBitmapPage
         var failure: StoreError? = nil
-        try walk(root: state.spaceMapRoot, snapshot: nil, levels: state.spaceMapLevels) { page, entry throws(StoreError) in
+        try walk(root: state.spaceMapRoot, snapshot: nil, kind: .spaceMap, levels: state.spaceMapLevels) { page, entry throws(StoreError) in
             guard page < pages else {
                 failure = .corrupt(path: device.path, detail: "space map page \(page) lies beyond the device")
                 return
@@ -907,39 +1132,43 @@ public final class Store {
             map.loadPage(page, from: buffer)
         }
         if let failure { throw failure }
-        map.set(0)
-        map.set(1)
+        for block in 0..<format.reservedBlocks { map.set(block) }
         return map
     }
 
     /// The blocks at or above `limit` that a state uses (its data trees,
-    /// freed lists and space-map tree), found without reading any block at
-    /// or above `limit`. Damage inside the device is left to the checks that follow.
+    /// freed lists and space-map tree, both copies), found without reading
+    /// any block at or above `limit`. Damage inside the device is left to
+    /// the checks that follow.
     fileprivate func liveBlocks(of state: Superblock, from limit: UInt64) -> [UInt64] {
         var found = Set<UInt64>()
-        func note(_ block: UInt64) -> Bool {
-            if block >= limit { found.insert(block); return false }
-            return true
+        /// Notes an entry's blocks; true when one of them can be read.
+        func note(_ entry: TreeEntry) -> Bool {
+            var readable = false
+            for block in entry.blocks {
+                if block >= limit { found.insert(block) } else { readable = true }
+            }
+            return readable
         }
         for record in state.snapshots {
             do throws(StoreError) {
-                try walk(root: record.root, snapshot: record.id, levels: state.dataLevels, visitNode: { note($0.block) }) { _, entry in
-                    _ = note(entry.block)
+                try walk(root: record.root, snapshot: record.id, levels: state.dataLevels, visitNode: { note($0) }) { _, entry in
+                    _ = note(entry)
                 }
             } catch {}  // damage inside the device: the fallback at open deals with it
             var entry = record.freedHead
             var steps = 0
             let buffer = BlockBuffer()
             while !entry.isHole && steps <= Int(max(entry.birth, 1)) && steps < 1 << 20 {
-                guard note(entry.block) else { break }
+                guard note(entry) else { break }
                 do throws(StoreError) { try readBlock(entry, into: buffer, snapshot: record.id, what: "freed list") } catch { break }
-                entry = TreeEntry(block: buffer.u64(0), checksum: buffer.u32(8), birth: 0)
+                entry = nextFreedEntry(buffer)
                 steps += 1
             }
         }
         do throws(StoreError) {
-            try walk(root: state.spaceMapRoot, snapshot: nil, levels: state.spaceMapLevels, visitNode: { note($0.block) }) { _, entry in
-                _ = note(entry.block)
+            try walk(root: state.spaceMapRoot, snapshot: nil, kind: .spaceMap, levels: state.spaceMapLevels, visitNode: { note($0) }) { _, entry in
+                _ = note(entry)
             }
         } catch {}
         return found.sorted()
@@ -947,22 +1176,25 @@ public final class Store {
 
     /// Recomputes the space map from the retained snapshots (after a
     /// fallback or a rollback). Reads every tree node: O(metadata).
-    private func rebuildSpaceMap() throws(StoreError) {
+    func rebuildSpaceMap() throws(StoreError) {
         var reachable = Bitmap(count: onDisk.count)
-        reachable.set(0)
-        reachable.set(1)
+        for block in 0..<format.reservedBlocks { reachable.set(block) }
+        func mark(_ entry: TreeEntry) {
+            for block in entry.blocks where block < reachable.count { reachable.set(block) }
+        }
         for record in superblock.snapshots {
             try walk(root: record.root, snapshot: record.id, visitNode: { entry in
                 guard entry.block < reachable.count else { return false }
                 if reachable[entry.block] { return false }
-                reachable.set(entry.block)
+                mark(entry)
                 return true
             }) { _, entry throws(StoreError) in
-                if entry.block < reachable.count { reachable.set(entry.block) }
+                mark(entry)
             }
             if !record.freedHead.isHole {
+                mark(record.freedHead)
                 if let list = try? readFreedList(record.freedHead, snapshot: record.id) {
-                    for block in list.listBlocks { reachable.set(block) }
+                    for block in list.listBlocks where block < reachable.count { reachable.set(block) }
                 }
             }
         }
@@ -975,6 +1207,25 @@ public final class Store {
         blocksInUse = reachable.population
         quarantine.append((tag: superblock.sequence + 1, blocks: held))
         rewriteWholeSpaceMap = true
+    }
+
+    /// Blocks the space map covers.
+    var spaceMapBlockCount: UInt64 { onDisk.count }
+
+    /// Compares the blocks `verify` found in use with the space map: a
+    /// problem for each used block marked free, and the number of blocks
+    /// marked in use that nothing references.
+    func compareSpaceMap(_ seen: Bitmap) -> (problems: [String], leaked: UInt64) {
+        var problems: [String] = []
+        var leaked: UInt64 = 0
+        for block in 0..<onDisk.count {
+            if seen[block] && !onDisk[block] {
+                problems.append("block \(block) is in use but the space map marks it free")
+            } else if onDisk[block] && !seen[block] {
+                leaked += 1
+            }
+        }
+        return (problems, leaked)
     }
 
     // MARK: - Checking
@@ -1001,129 +1252,21 @@ public final class Store {
         let birth = UInt32(truncatingIfNeeded: state.sequence)
         guard !state.spaceMapRoot.isHole, state.spaceMapRoot.birth == birth else { return }
         let buffer = BlockBuffer()
-        try walk(root: state.spaceMapRoot, snapshot: nil, levels: state.spaceMapLevels,
+        try walk(root: state.spaceMapRoot, snapshot: nil, kind: .spaceMap, levels: state.spaceMapLevels,
                  visitNode: { $0.birth == birth }) { page, entry throws(StoreError) in
             guard entry.birth == birth else { return }
             try readBlock(entry, into: buffer, snapshot: nil, what: "space map page \(page)")
         }
     }
-
-    /// Reads every retained block and checks every checksum, and checks the
-    /// space map against what the snapshots use. `content` may check each
-    /// page's bytes and return a problem.
-    public func verify(content: ((_ page: UInt64, _ snapshot: UInt64, _ bytes: UnsafeRawBufferPointer) -> String?)? = nil) -> VerifyReport {
-        ensureSpaceMap()
-        var report = VerifyReport()
-        if let spaceMapDamage { report.problems.append(spaceMapDamage) }
-        var seen = Bitmap(count: onDisk.count)
-        seen.set(0)
-        seen.set(1)
-        let buffer = BlockBuffer()
-        func note(_ block: UInt64) { if block < seen.count { seen.set(block) } }
-        // Each node and page is read once, however many snapshots share it;
-        // whether a subtree holds damage is remembered, so that every
-        // snapshot sharing a damaged block is named as damaged.
-        var subtreeDamaged: [UInt64: Bool] = [:]
-        var damagedPages = Set<UInt64>()
-        func checkSubtree(_ entry: TreeEntry, level: Int, base: UInt64, snapshot: UInt64) -> Bool {
-            if let known = subtreeDamaged[entry.block] { return known }
-            note(entry.block)
-            report.blocksChecked += 1
-            let node = BlockBuffer()
-            do throws(StoreError) {
-                try readBlock(entry, into: node, snapshot: snapshot, what: "tree node (level \(level))")
-            } catch {
-                report.problems.append(error.description)
-                subtreeDamaged[entry.block] = true
-                return true
-            }
-            var damaged = false
-            for slot in 0..<Layout.entriesPerNode {
-                let child = node.entry(slot)
-                if child.isHole { continue }
-                let index = base | (UInt64(slot) << (8 * UInt64(level)))
-                if level > 0 {
-                    damaged = checkSubtree(child, level: level - 1, base: index, snapshot: snapshot) || damaged
-                    continue
-                }
-                if child.block < seen.count && seen[child.block] {
-                    damaged = damaged || damagedPages.contains(child.block)
-                    continue
-                }
-                note(child.block)
-                report.blocksChecked += 1
-                do throws(StoreError) {
-                    try readBlock(child, into: buffer, snapshot: snapshot, what: "page \(index)")
-                    if let problem = content?(index, snapshot, buffer.raw) {
-                        report.problems.append("snapshot \(snapshot), page \(index), block \(child.block): \(problem)")
-                        damagedPages.insert(child.block)
-                        damaged = true
-                    }
-                } catch {
-                    report.problems.append(error.description)
-                    damagedPages.insert(child.block)
-                    damaged = true
-                }
-            }
-            subtreeDamaged[entry.block] = damaged
-            return damaged
-        }
-        for record in superblock.snapshots.reversed() {
-            if !record.root.isHole,
-               checkSubtree(record.root, level: superblock.dataLevels - 1, base: 0, snapshot: record.id) {
-                report.damagedSnapshots.insert(record.id)
-            }
-            if !record.freedHead.isHole {
-                do throws(StoreError) {
-                    let list = try readFreedList(record.freedHead, snapshot: record.id)
-                    list.listBlocks.forEach(note)
-                    report.blocksChecked += UInt64(list.listBlocks.count)
-                    for (start, length) in list.extents where start + length > onDisk.count || start < 2 {
-                        report.problems.append("freed list of snapshot \(record.id) names blocks \(start)..<\(start + length) outside the device")
-                    }
-                } catch {
-                    report.problems.append(error.description)
-                }
-            }
-        }
-        // The space map itself.
-        if !rewriteWholeSpaceMap {
-            do throws(StoreError) {
-                try walk(root: superblock.spaceMapRoot, snapshot: nil, levels: superblock.spaceMapLevels, visitNode: { entry in
-                    note(entry.block)
-                    report.blocksChecked += 1
-                    self.nodeCache.removeValue(forKey: entry.block)
-                    return true
-                }) { page, entry throws(StoreError) in
-                    note(entry.block)
-                    report.blocksChecked += 1
-                    try readBlock(entry, into: buffer, snapshot: nil, what: "space map page \(page)")
-                }
-            } catch {
-                report.problems.append(error.description)
-            }
-        }
-        var leaked: UInt64 = 0
-        for block in 0..<onDisk.count {
-            if seen[block] && !onDisk[block] {
-                report.problems.append("block \(block) is in use but the space map marks it free")
-            } else if onDisk[block] && !seen[block] {
-                leaked += 1
-            }
-        }
-        if leaked > 0 && !rewriteWholeSpaceMap {
-            report.warnings.append("\(leaked) blocks are marked in use but nothing references them (leaked space)")
-        }
-        return report
-    }
 }
 
-private func describe(_ problem: Superblock.SlotProblem) -> String {
+func describe(_ problem: Superblock.SlotProblem) -> String {
     switch problem {
     case .wrongMagic: return "no superblock magic"
     case .badChecksum: return "checksum mismatch"
     case let .newerVersion(version): return "format version \(version) is newer than \(Layout.formatVersion)"
     case let .inconsistent(reason): return reason
+    case .missing: return "beyond the end of the device"
     }
 }
 
@@ -1183,16 +1326,52 @@ extension Store {
         return entry.isHole ? nil : entry.block
     }
 
-    /// The device block of the root node of a snapshot's tree (nil: empty).
+    /// The device block of the root node of a snapshot's tree (its first
+    /// copy; nil: empty).
     public func rootBlock(snapshot: UInt64? = nil) throws(StoreError) -> UInt64? {
         guard let record = try record(for: snapshot) else { return nil }
         return record.root.isHole ? nil : record.root.block
+    }
+
+    /// The device blocks of every copy of the root node of a snapshot's
+    /// tree (one in format 1, two in format 2; empty: no root).
+    public func rootBlocks(snapshot: UInt64? = nil) throws(StoreError) -> [UInt64] {
+        guard let record = try record(for: snapshot), !record.root.isHole else { return [] }
+        return record.root.blocks
     }
 }
 
 extension Store {
     /// The root of the space-map tree of the commit in use (for tests and tools).
     var spaceMapRootEntry: TreeEntry { superblock.spaceMapRoot }
+
+    /// The root entry of a snapshot's data tree (for tests).
+    func rootEntry(snapshot: UInt64? = nil) throws(StoreError) -> TreeEntry {
+        try record(for: snapshot)?.root ?? .hole
+    }
+
+    /// The head of a snapshot's freed list (for tests).
+    func freedHead(snapshot: UInt64? = nil) throws(StoreError) -> TreeEntry {
+        try record(for: snapshot)?.freedHead ?? .hole
+    }
+
+    /// The entry of the data-tree node at `level` on the path to `page`
+    /// (level `dataLevels - 1` is the root; for tests).
+    func nodeEntry(page: UInt64, level: Int, snapshot: UInt64? = nil) throws(StoreError) -> TreeEntry {
+        guard let record = try record(for: snapshot) else { return .hole }
+        let shape = format.dataTree
+        var entry = record.root
+        var current = superblock.dataLevels - 1
+        while current > level && !entry.isHole {
+            let node = try loadNode(entry, snapshot: record.id, what: "tree node (level \(current))")
+            entry = node.entry(shape.slot(of: page, level: current), wide: shape.wide(current))
+            current -= 1
+        }
+        return entry
+    }
+
+    /// The blocks of every copy of superblock slot `slot` (for tests).
+    func superblockBlocks(slot: Int) -> [UInt64] { format.slotBlocks[slot] }
 }
 
 extension Store {

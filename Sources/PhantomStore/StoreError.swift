@@ -23,6 +23,8 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
     case readOnly(path: String)
     /// A caller's argument is out of range (with the reason).
     case invalidArgument(String)
+    /// The image's format version is too old to hold what was asked for.
+    case formatTooOld(path: String, version: UInt32, feature: String)
 
     public var description: String {
         switch self {
@@ -48,6 +50,8 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
             return "\(path) is open read-only"
         case let .invalidArgument(reason):
             return reason
+        case let .formatTooOld(path, version, feature):
+            return "\(path) has image format version \(version), which has no \(feature); images made by this build (format \(Layout.formatVersion)) have one"
         }
     }
 

@@ -15,12 +15,17 @@ struct ImageCommand: ParsableCommand {
         @Argument(help: "Path of the image file (or raw block device) to create.") var path: String
         @Option(help: "Logical size of the persistent space (sparse), e.g. 64G, 1T.") var size: String = "1T"
         @Option(help: "How many snapshots stay readable (1-\(Layout.maxKeep)).") var keep: Int = Layout.defaultKeep
+        @Option(help: "Image format version: 2 (every metadata block written twice, a boot log) or 1 (readable by builds before format 2).")
+        var format: UInt32 = Layout.formatVersion
 
         func validate() throws {
             guard let bytes = parseSize(size), bytes >= 4096 else {
                 throw ValidationError("'\(size)' is not a size of at least 4 KiB (examples: 64M, 1G, 1T)")
             }
             guard (1...Layout.maxKeep).contains(keep) else { throw ValidationError("--keep must be between 1 and \(Layout.maxKeep)") }
+            guard (Layout.oldestFormatVersion...Layout.formatVersion).contains(format) else {
+                throw ValidationError("--format must be \(Layout.oldestFormatVersion) or \(Layout.formatVersion)")
+            }
         }
 
         func run() throws {
@@ -29,16 +34,16 @@ struct ImageCommand: ParsableCommand {
                 var info = stat()
                 let store: Store
                 if stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFBLK {
-                    store = try Store.create(on: try FileBlockDevice(path: path, mode: .readWrite), logicalSize: bytes, keep: keep)
+                    store = try Store.create(on: try FileBlockDevice(path: path, mode: .readWrite), logicalSize: bytes, keep: keep, formatVersion: format)
                 } else {
                     if access(path, F_OK) == 0 {
                         throw UserError("\(path) already exists; remove it or choose another path (an existing file is never overwritten)")
                     }
                     store = try FileBlockDevice.createAtomically(path: path) { device in
-                        try Store.create(on: device, logicalSize: bytes, keep: keep)
+                        try Store.create(on: device, logicalSize: bytes, keep: keep, formatVersion: format)
                     }.made
                 }
-                print("created \(path): \(formatBytes(store.pageCount * UInt64(Layout.blockSize))) logical space, keeps \(keep) snapshots")
+                print("created \(path): \(formatBytes(store.pageCount * UInt64(Layout.blockSize))) logical space, keeps \(keep) snapshots, format version \(store.formatVersion)")
             }
         }
     }
@@ -61,6 +66,11 @@ struct ImageCommand: ParsableCommand {
                 print("space       \(formatBytes(report.logicalBytes)) logical, \(report.mappedPages) pages mapped")
                 print("device      \(formatBytes(report.deviceBytes)): \(formatBytes(report.usedBytes)) used, \(formatBytes(report.freeBytes)) free")
                 print("history     keeps \(report.keep) snapshots; last commit \(report.commit)")
+                if report.formatVersion >= 2 {
+                    let boots = store.bootRecords
+                    let last = boots.last.map { "; last: boot \($0.sequence) from snapshot \($0.snapshot), \(formatTime(Int64($0.startedNanos))), \($0.outcome)" } ?? ""
+                    print("boots       \(boots.count) recorded\(last)")
+                }
                 for note in report.openNotes { print("note        \(note)") }
                 if report.snapshots.isEmpty {
                     print("snapshots   none")
@@ -78,8 +88,14 @@ struct ImageCommand: ParsableCommand {
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Read every retained block and check every checksum.",
-            discussion: "Exits with status 1 and a report when anything is damaged.")
+            discussion: """
+                Reads both copies of every metadata block (format 2) and every data page of every retained snapshot. \
+                Exits with status 1 and a report when anything is damaged: the damaged pages (page, block, snapshots) \
+                and what to do. A damaged metadata block whose copy is intact loses nothing: it is reported, and the \
+                exit status stays 0.
+                """)
         @Argument(help: "Path of the image.") var path: String
+        @Flag(help: "Print JSON for tools.") var json = false
 
         func run() throws {
             try reportingErrors {
@@ -95,19 +111,44 @@ struct ImageCommand: ParsableCommand {
                     WriteTestPattern.check(bytes, page: bytes_page, snapshot: snapshot)
                 }
                 problems += report.problems
+                var notes: [String] = []
                 for note in store.openReport.notes {
-                    if store.openReport.fellBack { problems.append(note) } else { print("note: \(note)") }
+                    if store.openReport.fellBack { problems.append(note) } else { notes.append(note) }
                 }
-                for warning in report.warnings + store.warnings { print("warning: \(warning)") }
+                let warnings = report.warnings + store.warnings
                 let ids = store.snapshots.map { String($0.id) }.joined(separator: ", ")
+                let newestIntact = store.snapshots.last(where: { !report.damagedSnapshots.contains($0.id) })?.id
+                var advice = ""
+                if !problems.isEmpty {
+                    advice = " No intact snapshot is left."
+                    if let newestIntact {
+                        advice = " The newest intact snapshot is \(newestIntact); 'phantom image rollback \(path) --to \(newestIntact) --yes' makes it the newest and discards the damage."
+                    }
+                    if let newest = store.newestSnapshot?.id, report.damagedPages.contains(where: { $0.snapshots.contains(newest) }) {
+                        advice += " 'phantom image salvage \(path)' says what zeroing the damaged pages of snapshot \(newest) would cost, and with --yes does it."
+                    }
+                }
+                if json {
+                    try printJSON(VerifyJSON(
+                        path: path, healthy: problems.isEmpty, blocksChecked: report.blocksChecked, snapshots: store.snapshots.map(\.id),
+                        damagedSnapshots: report.damagedSnapshots.sorted(), newestIntact: newestIntact, problems: problems,
+                        damagedPages: report.damagedPages, damagedCopies: report.damagedCopies.map(CopyJSON.init),
+                        warnings: warnings, notes: notes, advice: advice.trimmingCharacters(in: .whitespaces)))
+                    if !problems.isEmpty { throw ExitCode.failure }
+                    return
+                }
+                for note in notes { print("note: \(note)") }
+                for warning in warnings { print("warning: \(warning)") }
+                for copy in report.damagedCopies { print("copy: \(copy)") }
                 if problems.isEmpty {
-                    print("ok: \(path): \(store.snapshots.count) snapshots (\(ids.isEmpty ? "none" : ids)), \(report.blocksChecked) blocks checked, every checksum valid")
+                    let state = report.damagedCopies.isEmpty ? "every checksum valid"
+                        : "every snapshot intact; \(report.damagedCopies.count) damaged metadata block(s) were read from their copy, nothing is lost"
+                    print("ok: \(path): \(store.snapshots.count) snapshots (\(ids.isEmpty ? "none" : ids)), \(report.blocksChecked) blocks checked, \(state)")
                     return
                 }
                 for problem in problems { printError("damage: \(problem)") }
-                var advice = " No intact snapshot is left."
-                if let newestIntact = store.snapshots.last(where: { !report.damagedSnapshots.contains($0.id) })?.id {
-                    advice = " The newest intact snapshot is \(newestIntact); 'phantom image rollback \(path) --to \(newestIntact) --yes' makes it the newest and discards the damage."
+                for page in report.damagedPages {
+                    printError("damaged page \(page.page) (block \(page.block)) in snapshot\(page.snapshots.count == 1 ? "" : "s") \(page.snapshots.map(String.init).joined(separator: ", ")): \(page.reason)")
                 }
                 throw UserError("\(path) is damaged: \(problems.count) problem(s) found.\(advice)")
             }
@@ -198,6 +239,50 @@ struct ImageCommand: ParsableCommand {
     }
 }
 
+/// What `phantom image verify --json` prints.
+struct VerifyJSON: Encodable {
+    let path: String
+    let healthy: Bool
+    let blocksChecked: UInt64
+    let snapshots: [UInt64]
+    let damagedSnapshots: [UInt64]
+    let newestIntact: UInt64?
+    let problems: [String]
+    let damagedPages: [DamagedPage]
+    let damagedCopies: [CopyJSON]
+    let warnings: [String]
+    let notes: [String]
+    let advice: String
+    enum CodingKeys: String, CodingKey {
+        case path, healthy, snapshots, problems, warnings, notes, advice
+        case blocksChecked = "blocks_checked"
+        case damagedSnapshots = "damaged_snapshots"
+        case newestIntact = "newest_intact"
+        case damagedPages = "damaged_pages"
+        case damagedCopies = "damaged_copies"
+    }
+}
+
+/// A damaged metadata copy, for JSON.
+struct CopyJSON: Encodable {
+    let block: UInt64
+    let servedBy: UInt64
+    let what: String
+    let snapshot: UInt64?
+    let reason: String
+    init(_ read: RedundantRead) {
+        block = read.block
+        servedBy = read.servedBy
+        what = read.what
+        snapshot = read.snapshot
+        reason = read.reason
+    }
+    enum CodingKeys: String, CodingKey {
+        case block, what, snapshot, reason
+        case servedBy = "served_by"
+    }
+}
+
 /// What `phantom image info --json` prints.
 struct ImageReport: Encodable {
     struct Snapshot: Encodable {
@@ -242,7 +327,7 @@ struct ImageReport: Encodable {
 
     init(path: String, store: Store) {
         self.path = path
-        formatVersion = Layout.formatVersion
+        formatVersion = store.formatVersion
         pageSize = Layout.blockSize
         logicalPages = store.pageCount
         logicalBytes = store.pageCount * UInt64(Layout.blockSize)
@@ -258,7 +343,7 @@ struct ImageReport: Encodable {
                      pages: $0.pagesWritten, bytes: $0.bytesWritten, mappedPages: $0.pagesMapped)
         }
         openNotes = store.openReport.discardedSnapshots.map { "snapshot \($0.id) is damaged and is not used: \($0.reason)" }
-            + store.openReport.notes
+            + store.openReport.notes + store.redundantReads.map(\.description)
     }
 }
 

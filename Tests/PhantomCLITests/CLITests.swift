@@ -1,4 +1,5 @@
 import Foundation
+import PhantomStore
 import Testing
 
 #if canImport(Glibc)
@@ -57,7 +58,7 @@ import Glibc
             }
         }
         let info = try JSONDecoder().decode(ImageInfo.self, from: Data(json.stdout.utf8))
-        #expect(info.format_version == 1)
+        #expect(info.format_version == Int(Layout.formatVersion))
         #expect(info.page_size == 4096)
         #expect(info.logical_pages == (64 << 20) / 4096)
         #expect(info.keep == 3)

@@ -24,11 +24,14 @@ import Testing
         let before = try phantom("image", "verify", image)
         let ids = verifiedIDs(before.stdout)
         let lostID = try #require(ids.last, "\(before)")
-        // Zero the slot with the higher sequence (offset 16 of each slot).
+        // Zero the slot with the higher sequence (offset 16 of each slot):
+        // both of its copies (blocks 0 and 10, or 1 and 11, in format 2).
         var bytes = try #require(fileBytes(image))
         func sequence(_ slot: Int) -> UInt64 { bytes[(slot * 4096 + 16)..<(slot * 4096 + 24)].reversed().reduce(0) { $0 << 8 | UInt64($1) } }
         let newest = sequence(0) > sequence(1) ? 0 : 1
-        bytes.replaceSubrange((newest * 4096)..<((newest + 1) * 4096), with: Data(count: 4096))
+        for block in [newest, newest + 10] {
+            bytes.replaceSubrange((block * 4096)..<((block + 1) * 4096), with: Data(count: 4096))
+        }
         try bytes.write(to: URL(fileURLWithPath: image))
 
         let verify = try phantom("image", "verify", image)

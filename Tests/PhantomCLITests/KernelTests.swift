@@ -747,18 +747,21 @@ import Darwin
         child.send(SIGTERM)
         let first = child.wait()
         let last = try #require(first.stdout.split(separator: "\n").compactMap { Int($0) }.last)
-        // Damage the root block of the newest snapshot (the final one).
-        let root: UInt64
+        // Damage the root block of the newest snapshot (the final one): both copies.
+        let roots: [UInt64]
         do {
             let device = try FileBlockDevice(path: image, mode: .readOnly)
             defer { device.close() }
             let store = try Store.open(device, readOnly: true)
-            root = try #require(try store.rootBlock())
+            roots = try store.rootBlocks()
         }
-        let offset = root * 4096 + 100
-        var byte = try #require(fileBytes(image))[Int(offset)]
-        byte ^= 0x40
-        try overwrite(image, at: offset, with: Data([byte]))
+        #expect(roots.count == 2)
+        for root in roots {
+            let offset = root * 4096 + 100
+            var byte = try #require(fileBytes(image))[Int(offset)]
+            byte ^= 0x40
+            try overwrite(image, at: offset, with: Data([byte]))
+        }
         let second = try Child(["run", "--image", image])
         usleep(300_000)
         second.send(SIGTERM)

@@ -9,6 +9,7 @@ struct Workload {
     let sizes: [Int]
     let logicalSize: UInt64 = 64 << 20
     let keep: Int = 3
+    var formatVersion: UInt32 = Layout.formatVersion
 
     /// The full contents after each snapshot id (index 0: empty image).
     var models: [Model] {
@@ -34,7 +35,7 @@ struct Workload {
     func run(on device: FaultyBlockDevice) -> (created: Bool, committed: Int) {
         let store: Store
         do {
-            store = try Store.create(on: device, logicalSize: logicalSize, keep: keep)
+            store = try Store.create(on: device, logicalSize: logicalSize, keep: keep, formatVersion: formatVersion)
         } catch {
             return (false, 0)
         }
@@ -60,8 +61,10 @@ struct Workload {
         .garble(seed: 5), .garble(seed: 6),
     ]
 
-    @Test func recoversACommittedSnapshotAfterACrashAtEveryOperation() throws {
-        let workload = Self.workload
+    @Test(arguments: [UInt32(1), 2])
+    func recoversACommittedSnapshotAfterACrashAtEveryOperation(format: UInt32) throws {
+        var workload = Self.workload
+        workload.formatVersion = format
         let models = workload.models
         let reference = FaultyBlockDevice()
         let full = workload.run(on: reference)
@@ -130,22 +133,27 @@ struct Workload {
         #expect(reopened.verify().isHealthy)
     }
 
-    @Test func damagedRootNodeFallsBackEvenWithMetadataChecksOnly() throws {
+    /// Format 2: both copies of the root damaged.
+    @Test(arguments: [UInt32(1), 2])
+    func damagedRootNodeFallsBackEvenWithMetadataChecksOnly(format: UInt32) throws {
         let device = FaultyBlockDevice()
-        let store = try Store.create(on: device, logicalSize: 16 << 20)
+        let store = try Store.create(on: device, logicalSize: 16 << 20, formatVersion: format)
         try store.commit(pages: [(7, pageBytes(seed: 1, page: 7))])
         try store.commit(pages: [(7, pageBytes(seed: 2, page: 7))])
-        let root = try #require(try store.rootBlock())
-        device.flipBit(atByte: root * 4096 + 4000, bit: 0)
+        let roots = try store.rootBlocks()
+        #expect(roots.count == Int(format))
+        for root in roots { device.flipBit(atByte: root * 4096 + 4000, bit: 0) }
         let reopened = try Store.open(device.rebooted(.keepAll))
         #expect(reopened.newestSnapshot?.id == 1)
         #expect(reopened.openReport.discardedSnapshots.first?.reason.contains("checksum mismatch") == true)
         #expect(try reopened.read(page: 7) == pageBytes(seed: 1, page: 7))
     }
 
-    @Test func damagedSpaceMapIsRebuiltFromTheSnapshotsWithoutLosingOne() throws {
+    /// Format 2: both copies of the map's root damaged.
+    @Test(arguments: [UInt32(1), 2])
+    func damagedSpaceMapIsRebuiltFromTheSnapshotsWithoutLosingOne(format: UInt32) throws {
         let device = FaultyBlockDevice()
-        let store = try Store.create(on: device, logicalSize: 16 << 20, keep: 3)
+        let store = try Store.create(on: device, logicalSize: 16 << 20, keep: 3, formatVersion: format)
         var model: Model = [:]
         // The last commit is large (two flushes), so open does not re-check
         // its blocks: the damage is found when the map is loaded.
@@ -155,8 +163,7 @@ struct Workload {
             try store.commit(pages: pages.map { (page: $0.0, bytes: $0.1) })
             for (page, bytes) in pages { model[page] = bytes }
         }
-        let mapRoot = store.spaceMapRootEntry.block
-        device.flipBit(atByte: mapRoot * 4096 + 7, bit: 2)
+        for mapRoot in store.spaceMapRootEntry.blocks { device.flipBit(atByte: mapRoot * 4096 + 7, bit: 2) }
         let rebooted = device.rebooted(.keepAll)
         let reopened = try Store.open(rebooted)
         #expect(reopened.newestSnapshot?.id == 5)
@@ -173,13 +180,14 @@ struct Workload {
         #expect(third.verify().isHealthy)
     }
 
-    @Test func damagedSuperblockFallsBackToTheOtherCopy() throws {
+    /// Format 2: both copies of the newest slot damaged.
+    @Test(arguments: [UInt32(1), 2])
+    func damagedSuperblockFallsBackToTheOtherSlot(format: UInt32) throws {
         let device = FaultyBlockDevice()
-        let store = try Store.create(on: device, logicalSize: 16 << 20)
+        let store = try Store.create(on: device, logicalSize: 16 << 20, formatVersion: format)
         try store.commit(pages: [(1, pageBytes(seed: 1, page: 1))])
         try store.commit(pages: [(1, pageBytes(seed: 2, page: 1))])
-        let slot = store.commitSequence % 2
-        device.flipBit(atByte: slot * 4096 + 20, bit: 1)
+        for block in store.superblockBlocks(slot: Int(store.commitSequence % 2)) { device.flipBit(atByte: block * 4096 + 20, bit: 1) }
         let reopened = try Store.open(device.rebooted(.keepAll))
         #expect(reopened.newestSnapshot?.id == 1)
         #expect(!reopened.openReport.notes.isEmpty)

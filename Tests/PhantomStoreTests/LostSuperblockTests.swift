@@ -5,15 +5,19 @@ import PhantomHost
 /// Finding F5 (issue 10): a damaged newest superblock is reported, and the
 /// id of the snapshot it held is never given out again.
 @Suite struct LostSuperblockTests {
-    @Test func zeroedNewestSuperblockIsReportedAndItsSnapshotIDIsNotReused() throws {
+    /// Format 2: both copies of the slot.
+    @Test(arguments: [UInt32(1), 2])
+    func zeroedNewestSuperblockIsReportedAndItsSnapshotIDIsNotReused(format: UInt32) throws {
         let device = FaultyBlockDevice()
-        let store = try Store.create(on: device, logicalSize: 16 << 20)
+        let store = try Store.create(on: device, logicalSize: 16 << 20, formatVersion: format)
         try store.commit(pages: [(1, pageBytes(seed: 1, page: 1))])
         try store.commit(pages: [(1, pageBytes(seed: 2, page: 1))])
         let lostID = try #require(store.newestSnapshot?.id)
         let slot = Int(store.commitSequence % 2)
         var image = device.durableImage(after: .keepAll)
-        image.replaceSubrange((slot * 4096)..<((slot + 1) * 4096), with: [UInt8](repeating: 0, count: 4096))
+        for block in store.superblockBlocks(slot: slot).map(Int.init) {
+            image.replaceSubrange((block * 4096)..<((block + 1) * 4096), with: [UInt8](repeating: 0, count: 4096))
+        }
 
         let reopened = try Store.open(FaultyBlockDevice(durableContents: image))
         #expect(reopened.newestSnapshot?.id == lostID - 1)
@@ -26,25 +30,27 @@ import PhantomHost
         #expect(next.id == lostID + 1)
     }
 
-    @Test func flippedBitInTheNewestSuperblockNamesTheLostCommit() throws {
+    @Test(arguments: [UInt32(1), 2])
+    func flippedBitInTheNewestSuperblockNamesTheLostCommit(format: UInt32) throws {
         let device = FaultyBlockDevice()
-        let store = try Store.create(on: device, logicalSize: 16 << 20)
+        let store = try Store.create(on: device, logicalSize: 16 << 20, formatVersion: format)
         for seed in 1...3 { try store.commit(pages: [(1, pageBytes(seed: UInt64(seed), page: 1))]) }
         let lostID = try #require(store.newestSnapshot?.id)
         let sequence = store.commitSequence
-        device.flipBit(atByte: (sequence % 2) * 4096 + 300, bit: 3)
+        for block in store.superblockBlocks(slot: Int(sequence % 2)) { device.flipBit(atByte: block * 4096 + 300, bit: 3) }
         let reopened = try Store.open(device.rebooted(.keepAll))
         let lost = try #require(reopened.openReport.lostCommit)
         #expect(lost.certain && lost.sequence == sequence && lost.snapshotID == lostID)
         #expect(try reopened.commit(pages: [(3, pageBytes(seed: 9, page: 3))]).id == lostID + 1)
     }
 
-    @Test func damagedOlderSuperblockLosesNothing() throws {
+    @Test(arguments: [UInt32(1), 2])
+    func damagedOlderSuperblockLosesNothing(format: UInt32) throws {
         let device = FaultyBlockDevice()
-        let store = try Store.create(on: device, logicalSize: 16 << 20)
+        let store = try Store.create(on: device, logicalSize: 16 << 20, formatVersion: format)
         for seed in 1...3 { try store.commit(pages: [(1, pageBytes(seed: UInt64(seed), page: 1))]) }
         let newestID = try #require(store.newestSnapshot?.id)
-        device.flipBit(atByte: ((store.commitSequence - 1) % 2) * 4096 + 300, bit: 3)
+        for block in store.superblockBlocks(slot: Int((store.commitSequence - 1) % 2)) { device.flipBit(atByte: block * 4096 + 300, bit: 3) }
         let reopened = try Store.open(device.rebooted(.keepAll))
         #expect(reopened.newestSnapshot?.id == newestID)
         #expect(reopened.openReport.lostCommit == nil && !reopened.openReport.fellBack)

@@ -3,9 +3,9 @@ import PhantomHost
 @testable import PhantomStore
 
 @Suite struct MalformedImageTests {
-    func validImage() throws -> [UInt8] {
+    func validImage(format: UInt32 = Layout.formatVersion) throws -> [UInt8] {
         let device = FaultyBlockDevice()
-        let store = try Store.create(on: device, logicalSize: 16 << 20)
+        let store = try Store.create(on: device, logicalSize: 16 << 20, formatVersion: format)
         for id in UInt64(1)...4 {
             try store.commit(pages: (0..<UInt64(30)).map { (($0 * id) % 70, pageBytes(seed: id, page: ($0 * id) % 70)) })
         }
@@ -34,8 +34,9 @@ import PhantomHost
         }
     }
 
-    @Test func truncatedImagesGiveAClearErrorOrAnOlderState() throws {
-        let image = try validImage()
+    @Test(arguments: [UInt32(1), 2])
+    func truncatedImagesGiveAClearErrorOrAnOlderState(format: UInt32) throws {
+        let image = try validImage(format: format)
         for length in stride(from: 0, to: image.count, by: 4096 * 3 + 512) {
             let device = FaultyBlockDevice(durableContents: Array(image[0..<length]))
             do {
@@ -58,15 +59,16 @@ import PhantomHost
             image.replaceSubrange((slot * 4096)..<((slot + 1) * 4096), with: Array(buffer.raw))
             break
         }
-        #expect(throws: StoreError.unsupportedVersion(path: "faulty-device", found: 7, supported: 1)) {
+        #expect(throws: StoreError.unsupportedVersion(path: "faulty-device", found: 7, supported: Layout.formatVersion)) {
             _ = try Store.open(FaultyBlockDevice(durableContents: image))
         }
     }
 
-    @Test func bothSuperblocksDamagedIsReportedAsCorrupt() throws {
-        var image = try validImage()
-        image[20] ^= 1
-        image[4096 + 20] ^= 1
+    /// Format 2: all four copies.
+    @Test(arguments: [UInt32(1), 2])
+    func bothSuperblocksDamagedIsReportedAsCorrupt(format: UInt32) throws {
+        var image = try validImage(format: format)
+        for block in ImageFormat(version: format).slotBlocks.joined() { image[Int(block) * 4096 + 20] ^= 1 }
         do {
             _ = try Store.open(FaultyBlockDevice(durableContents: image))
             Issue.record("opened an image with both superblocks damaged")
@@ -76,8 +78,9 @@ import PhantomHost
         }
     }
 
-    @Test func randomCorruptionNeverCrashesAndIsFoundOrHarmless() throws {
-        let image = try validImage()
+    @Test(arguments: [UInt32(1), 2])
+    func randomCorruptionNeverCrashesAndIsFoundOrHarmless(format: UInt32) throws {
+        let image = try validImage(format: format)
         var generator = SplitMix(seed: 12)
         for _ in 0..<300 {
             var damaged = image
