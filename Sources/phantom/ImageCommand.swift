@@ -137,15 +137,21 @@ struct ImageCommand: ParsableCommand {
                     if !problems.isEmpty { throw ExitCode.failure }
                     return
                 }
-                for note in notes { print("note: \(note)") }
-                for warning in warnings { print("warning: \(warning)") }
-                for copy in report.damagedCopies { print("copy: \(copy)") }
+                // The verdict comes first (scripts read the first line); the
+                // notes, warnings and repaired copies that explain it follow.
+                func printDetails() {
+                    for note in notes { print("note: \(note)") }
+                    for warning in warnings { print("warning: \(warning)") }
+                    for copy in report.damagedCopies { print("copy: \(copy)") }
+                }
                 if problems.isEmpty {
                     let state = report.damagedCopies.isEmpty ? "every checksum valid"
                         : "every snapshot intact; \(report.damagedCopies.count) damaged metadata block(s) were read from their copy, nothing is lost"
                     print("ok: \(path): \(store.snapshots.count) snapshots (\(ids.isEmpty ? "none" : ids)), \(report.blocksChecked) blocks checked, \(state)")
+                    printDetails()
                     return
                 }
+                printDetails()
                 for problem in problems { printError("damage: \(problem)") }
                 for page in report.damagedPages {
                     printError("damaged page \(page.page) (block \(page.block)) in snapshot\(page.snapshots.count == 1 ? "" : "s") \(page.snapshots.map(String.init).joined(separator: ", ")): \(page.reason)")
