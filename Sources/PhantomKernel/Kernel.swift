@@ -50,6 +50,9 @@ public final class Kernel: @unchecked Sendable {
         public var capacity: UInt64 = 4 << 30
         /// Snapshots the store keeps for rollback.
         public var keep = 8
+        /// A fault to inject, for tests (`FaultInjection`; PHANTOM_FAULT on
+        /// the command line); nil: none.
+        public var fault: FaultInjection? = nil
 
         public init(imagePath: String) { self.imagePath = imagePath }
     }
@@ -77,6 +80,8 @@ public final class Kernel: @unchecked Sendable {
     public var onSnapshotBegin: (() -> Void)? = nil
     let connections: ConnectionClass
     let names: NameSpaceClass
+    /// The newest durable snapshot, for the failure records of threads.
+    let durable: DurableSnapshot
 
     /// Boots the image: opens (or creates) it, restores the newest snapshot,
     /// binds the kernel classes.
@@ -110,10 +115,14 @@ public final class Kernel: @unchecked Sendable {
         memory = try ObjectMemory(space: space)
         let console = options.console
         vm = try VirtualMachine(memory: memory) { console($0) }
+        let durable = DurableSnapshot(store.newestSnapshot?.id ?? 0)
+        self.durable = durable
+        vm.durableSnapshotID = { durable.id }
         connections = ConnectionClass(share: options.share, console: console)
         names = NameSpaceClass()
         try connections.register(in: vm)
         try names.register(in: vm)
+        if options.fault == .abortAtBoot { FaultInjection.abortProcess("at boot, \(options.imagePath) open, before any instruction") }
         if !options.readOnly { startWriter() }
     }
 
@@ -180,6 +189,9 @@ public final class Kernel: @unchecked Sendable {
     @discardableResult
     public func run(shouldStop: () -> Bool) throws -> StopReason {
         let interval = options.snapshotInterval
+        // An injected fault: the VM's budget ends where the count is reached.
+        var abortAfter: UInt64? = nil
+        if case let .abortAfterInstructions(count) = options.fault { abortAfter = count }
         var nextSnapshot = HostClock.monotonicNanos() &+ (interval == 0 ? UInt64.max / 2 : interval)
         var reason = StopReason.requested
         while !shouldStop() {
@@ -193,7 +205,12 @@ public final class Kernel: @unchecked Sendable {
             }
             let now = HostClock.monotonicNanos()
             let until = min(nextSnapshot, now &+ 20_000_000)
-            vm.run(budget: .max, slice: 10_000, until: until)
+            var budget = Int.max
+            if let abortAfter { budget = Int(clamping: abortAfter - min(abortAfter, vm.instructionsRun)) }
+            vm.run(budget: budget, slice: 10_000, until: until)
+            if let abortAfter, vm.instructionsRun >= abortAfter {
+                FaultInjection.abortProcess("after \(vm.instructionsRun) instructions")
+            }
             if let failure = writeFailure { throw KernelError("snapshot failed: \(failure)") }
             if HostClock.monotonicNanos() >= nextSnapshot {
                 beginBackgroundSnapshot()
@@ -237,9 +254,11 @@ public final class Kernel: @unchecked Sendable {
 
     private func startWriter() {
         let log = options.snapshotLog
+        let durable = self.durable
         snapshotWriter = SnapshotWriter(space: space) { report in
             // A failure is kept by the writer (`failure`), for the run loop.
             guard case let .success(info) = report.result else { return }
+            durable.id = info.id
             log?(SnapshotReport(id: info.id, pages: Int(info.pagesWritten), bytes: info.bytesWritten,
                                 pauseNanos: report.pauseNanos, writeNanos: report.writeNanos))
         }
@@ -254,9 +273,25 @@ public final class Kernel: @unchecked Sendable {
         vm.prepareForSnapshot()
         onSnapshotBegin?()
         let info = try space.takeSnapshot()
+        durable.id = info.id
         // Synchronous: the threads are stopped for the whole write.
         let elapsed = HostClock.monotonicNanos() - started
         options.snapshotLog?(SnapshotReport(id: info.id, pages: Int(info.pagesWritten), bytes: info.bytesWritten,
                                             pauseNanos: elapsed, writeNanos: elapsed))
+    }
+}
+
+/// The id of the newest durable snapshot (0: none): set at boot, by the
+/// writer thread after each commit and after a synchronous snapshot; read
+/// by the mutator when a thread fails (its failure record keeps it).
+final class DurableSnapshot: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: UInt64
+
+    init(_ id: UInt64) { value = id }
+
+    var id: UInt64 {
+        get { lock.withLock { value } }
+        set { lock.withLock { value = newValue } }
     }
 }

@@ -16,6 +16,9 @@ extension Kernel {
         /// What a blocked or sleeping thread waits for.
         public let waitingOn: String?
         public let instructions: UInt64
+        /// Why and where a failed thread failed (nil for the others, and
+        /// for a failed thread without a failure record).
+        public let failure: ThreadFailure?
     }
 
     public func threadReports() -> [ThreadReport] {
@@ -44,7 +47,8 @@ extension Kernel {
             case .sleeping: name = "sleeping"
             }
             return ThreadReport(id: index + 1, className: entry.className, method: entry.method, state: name,
-                                waitingOn: waiting, instructions: vm.instructions(of: thread))
+                                waitingOn: waiting, instructions: vm.instructions(of: thread),
+                                failure: state == .failed ? vm.failure(of: thread) : nil)
         }
     }
 

@@ -161,7 +161,7 @@ extension ObjectMemory {
             freeRuns.removeLast()
             store64(newEnd, at: Self.heapEndOffset)
             // Those pages must read as zero again when handed out.
-            zero(newEnd, count: Int(end - newEnd))
+            clearPages(newEnd, bytes: end - newEnd)
         }
         // Link the free runs, each with its (merged) size.
         var link = Self.freeRunsOffset
@@ -169,6 +169,8 @@ extension ObjectMemory {
             if load32(run.start) != ChunkKind.free.rawValue { store32(ChunkKind.free.rawValue, at: run.start) }
             if load64(run.start + 8) != run.bytes { store64(run.bytes, at: run.start + 8) }
             if load64(link) != run.start { store64(run.start, at: link) }
+            // Its pages after the first hold garbage: none of it need be written.
+            clearPages(run.start + 4096, bytes: run.bytes - 4096)
             link = run.start + 16
             stats.freeRunBytes += run.bytes
         }

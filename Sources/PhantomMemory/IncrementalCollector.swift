@@ -500,6 +500,7 @@ extension ObjectMemory {
             store64(load64(run + 16), at: runLink)  // unlinked,
             runBeforeBytes += bytes
             store64(runBeforeBytes, at: runBefore + 8)  // and merged
+            clearPages(run, bytes: 4096)  // its header is inside the run now
         } else {
             linkToRunBefore = runLink
             runBefore = run
@@ -515,8 +516,10 @@ extension ObjectMemory {
         if runBefore != 0 && runBefore + runBeforeBytes == start {
             runBeforeBytes += bytes
             store64(runBeforeBytes, at: runBefore + 8)
+            clearPages(start, bytes: bytes)  // all of it inside the run now
             return
         }
+        clearPages(start + 4096, bytes: bytes - 4096)  // garbage: never to be written
         let link = runLink
         store32(ChunkKind.free.rawValue, at: start)
         store32(0, at: start + 4)
@@ -566,14 +569,14 @@ extension ObjectMemory {
             store64(size - piece, at: run + 8)
             store64(newEnd, at: Self.heapEndOffset)
             // Pages past the heap end must read as zero when handed out again.
-            zero(newEnd, count: Int(piece))
+            clearPages(newEnd, bytes: piece)
             return Int(piece >> 12) * Self.trimUnitsPerPage
         }
         // The last page: unlink the run, then give it back too.
         if let link = linkToTrimRun() {
             store64(0, at: link)
             store64(run, at: Self.heapEndOffset)
-            zero(run, count: 4096)
+            clearPages(run, bytes: 4096)
         }
         finishCycle()
         return Self.trimUnitsPerPage

@@ -24,7 +24,10 @@
 // - kind 1, small cells: 64 KiB holding cells of one size class;
 // - kind 2, a large object: the object follows the chunk header;
 // - kind 3, a free run: whole free pages; `next free run u64` at +16 (the
-//   list of free runs is in heap order and holds every free run).
+//   list of free runs is in heap order and holds every free run). The
+//   collectors zero the pages of a run after its first when they free them,
+//   so freed memory is not written by the next snapshot (a page of zeros is
+//   a hole in the store); an allocation clears whatever is not zero.
 //
 // Object header (16 bytes; the object's reference points at it):
 // ```
@@ -396,7 +399,7 @@ public final class ObjectMemory {
                 } else {
                     store64(next, at: previous)  // runs are whole pages: an exact fit
                 }
-                zero(run, count: Int(bytes))
+                clearPages(run, bytes: bytes)
                 return run
             }
             previous = run + 16
@@ -408,6 +411,14 @@ public final class ObjectMemory {
         store64(end + bytes, at: Self.heapEndOffset)
         // Memory past the heap end was never handed out: it is zero.
         return end
+    }
+
+    /// Makes whole pages read as zero, writing (and dirtying) only those that
+    /// do not already: freed memory is a hole in the next snapshot
+    /// (`PersistentSpace.clearPages`).
+    func clearPages(_ offset: UInt64, bytes: UInt64) {
+        guard bytes > 0 else { return }
+        space.clearPages(Int(offset >> 12), count: Int(bytes >> 12))
     }
 
     @inline(__always) func zero(_ offset: UInt64, count: Int) {

@@ -179,6 +179,78 @@ public final class PersistentSpace: @unchecked Sendable {
         }
     }
 
+    // MARK: - Giving pages back
+
+    /// Makes the whole pages `first ..< first + count` read as zero, for
+    /// memory the heap has freed. In a small range, a page that reads as
+    /// zero already is left alone (a clean one stays clean: nothing to write); any other goes
+    /// through the barrier and is zeroed, and the next snapshot records it
+    /// as a hole (the store keeps no block for a page of zeros). Returns the
+    /// pages cleared.
+    @discardableResult
+    public func clearPages(_ first: Int, count: Int) -> Int {
+        precondition(first >= 0 && count >= 0 && first + count <= capacityPages, "pages outside the persistent space")
+        if count >= Self.discardPages {
+            // Large: no page is read (reading one that went back to the host
+            // would fault it in); every page goes through the barrier.
+            for page in first..<(first + count) { willWrite(page: page) }
+            discard(base + first << 12, bytes: count << 12)
+            return count
+        }
+        var cleared = 0
+        var runStart = -1
+        func flush(_ end: Int) {
+            guard runStart >= 0 else { return }
+            discard(base + runStart << 12, bytes: (end - runStart) << 12)
+            runStart = -1
+        }
+        for page in first..<(first + count) {
+            if Self.isZero(base + page << 12) {
+                flush(page)
+                continue
+            }
+            willWrite(page: page)
+            if runStart < 0 { runStart = page }
+            cleared += 1
+        }
+        flush(first + count)
+        return cleared
+    }
+
+    /// Zero-fills whole pages. A run of at least `discardPages` goes back
+    /// to the host (Linux: `madvise(MADV_DONTNEED)` on the private anonymous
+    /// mapping: it reads as zero and costs no memory until touched), so that
+    /// freeing or reusing a large object costs page-table work, not a clear
+    /// of every byte, and the clearing happens as the pages are touched
+    /// again (as for fresh memory). Smaller runs are cleared in place: they
+    /// are reused soon, and a fault per page (on transparent huge pages a
+    /// 2 MiB clear) would cost more than the memset (`phantom bench
+    /// safepoint` on the starve program spent half its time there when
+    /// every run was handed back).
+    private func discard(_ start: UnsafeMutableRawPointer, bytes: Int) {
+        #if os(Linux)
+        if bytes >= Self.discardPages << 12 && madvise(start, bytes, MADV_DONTNEED) == 0 { return }
+        #endif
+        memset(start, 0, bytes)
+    }
+
+    /// Runs of at least this many pages are handed back to the host.
+    static let discardPages = 512
+
+    /// True if the page at `page` holds only zeros (a page that does not
+    /// usually differs in its first word).
+    @inline(__always)
+    static func isZero(_ page: UnsafeMutableRawPointer) -> Bool {
+        let words = page.assumingMemoryBound(to: UInt64.self)
+        var index = 0
+        while index < 512 {
+            if words[index] | words[index + 1] | words[index + 2] | words[index + 3]
+                | words[index + 4] | words[index + 5] | words[index + 6] | words[index + 7] != 0 { return false }
+            index += 8
+        }
+        return true
+    }
+
     // MARK: - Snapshots
 
     /// True while a snapshot is being written.

@@ -761,6 +761,21 @@ public final class Store {
                 }
                 var replaced: [UInt64] = []
                 var newlyMapped: UInt64 = 0
+                var unmapped: UInt64 = 0
+                // A page of zeros is a hole: no block, and the block it had is
+                // released like any replaced one (free memory costs no disk).
+                var dataWrites: [PageWrite] = []
+                dataWrites.reserveCapacity(writes.count)
+                for write in writes {
+                    guard isZeroPage(write.bytes) else { dataWrites.append(write); continue }
+                    let old = try tree.touchPayload(write.page)
+                    if !old.isHole {
+                        replaced.append(old.block)
+                        unmapped += 1
+                        tree.setPayload(write.page, .hole)
+                    }
+                }
+                let writes = dataWrites
                 blocksToWrite.reserveCapacity(writes.count + writes.count / 64 + 16)
                 var dataBlocks: [UInt64] = []
                 dataBlocks.reserveCapacity(writes.count)
@@ -805,7 +820,7 @@ public final class Store {
                 bytesWritten = UInt64(blocksToWrite.count + pagesWrittenEarly) << Layout.blockShift
                 next.snapshots.append(SnapshotRecord(
                     id: id, timeNanos: nowNanos(), root: root, pagesWritten: UInt64(writes.count),
-                    bytesWritten: bytesWritten, pagesMapped: (previous?.pagesMapped ?? 0) + newlyMapped,
+                    bytesWritten: bytesWritten, pagesMapped: (previous?.pagesMapped ?? 0) + newlyMapped - unmapped,
                     freedHead: head, freedBlocks: UInt64(replaced.count)))
                 next.nextSnapshotID = id + 1
             }
@@ -1253,6 +1268,20 @@ func describe(_ problem: Superblock.SlotProblem) -> String {
     case let .inconsistent(reason): return reason
     case .missing: return "beyond the end of the device"
     }
+}
+
+/// True if the 4 KiB page holds only zero bytes (most pages that are not
+/// differ in their first words, so the loop usually ends at once).
+func isZeroPage(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    let start = bytes.baseAddress!
+    @inline(__always) func word(_ index: Int) -> UInt64 { start.loadUnaligned(fromByteOffset: index << 3, as: UInt64.self) }
+    var index = 0
+    while index < Layout.blockSize / 8 {
+        if word(index) | word(index + 1) | word(index + 2) | word(index + 3)
+            | word(index + 4) | word(index + 5) | word(index + 6) | word(index + 7) != 0 { return false }
+        index += 8
+    }
+    return true
 }
 
 /// CRC32C of every page, on all cores for large snapshots.

@@ -16,6 +16,11 @@ struct GuestProblem: Error {
     /// An allocation failed: the call runs again after a full collection
     /// before "out of memory" is raised.
     var outOfMemory = false
+    /// Not an error: the call has more work. The slice ends with the thread
+    /// runnable, and the call instruction runs again at its next turn,
+    /// going on where it stopped (its progress is in the thread object), so
+    /// a safepoint comes between the pieces of a long operation.
+    var again = false
 }
 
 extension VirtualMachine {
@@ -60,6 +65,8 @@ extension VirtualMachine {
             guard let other = argument(0) else { return .failure(GuestProblem(message: "string.concat needs an argument")) }
             // Byte to byte in the heap: no host copies of the pieces.
             if isString(other) {
+                let total = stringBytes(receiver).count + stringBytes(other).count
+                if total > Self.copyPieceBytes { return concatInPieces(receiver, other, total: total) }
                 return wrap { () throws(VMError) in try newString(stringBytes(receiver), stringBytes(other)) }
             }
             let text = Array(describe(other).utf8)
@@ -194,6 +201,57 @@ extension VirtualMachine {
         default:
             return .failure(GuestProblem(message: "\(className(cls)) has no method \(ordinal)"))
         }
+    }
+
+    /// Bytes a long copy does between two safepoints (about a millisecond).
+    static let copyPieceBytes = 4 << 20
+    /// The wait phase of a thread whose call builds its result in pieces
+    /// (thread slot 2 holds the result so far; blocking calls use 1 and 2).
+    static let buildingPhase: UInt64 = 3
+
+    /// `a.concat(b)` of more than `copyPieceBytes`: the result is allocated
+    /// first, with length 0, and kept in the thread (slot 2); each run of
+    /// the call copies the next piece and sets the length to what is
+    /// copied, then asks to run again until the whole text is there. A
+    /// snapshot between two pieces holds the string so far, and after a
+    /// restart the call goes on from there. Anything else that ends the
+    /// call (an error, a kill) clears slot 2 and the phase.
+    func concatInPieces(_ a: ObjectRef, _ b: ObjectRef, total: Int) -> Result<ObjectRef, GuestProblem> {
+        let thread = currentThread
+        var result = memory.reference(thread, 2)
+        let resuming = waitPhase(thread) == Self.buildingPhase && !result.isNull && !Self.isInt(result)
+            && classOf(result) == stringClass && memory.bytes(result).count >= 8 + total
+            && memory.word(result, at: 0) <= UInt64(total)
+        if !resuming {
+            do {
+                result = try allocate(stringClass, references: 0, bytes: 8 + total)
+            } catch {
+                if case .memory(.outOfMemory) = error { return .failure(GuestProblem(message: "\(error)", outOfMemory: true)) }
+                return .failure(GuestProblem(message: "\(error)"))
+            }
+            memory.setReference(thread, 2, result)
+            setWaitPhase(thread, Self.buildingPhase)
+        }
+        let done = Int(memory.word(result, at: 0))
+        let piece = min(Self.copyPieceBytes, total - done)
+        // Bytes [done, done + piece) of a's text followed by b's.
+        let first = stringBytes(a), second = stringBytes(b)
+        var at = done
+        let end = done + piece
+        if at < first.count {
+            let upto = min(end, first.count)
+            memory.setBytes(result, at: 8 + at, UnsafeRawBufferPointer(rebasing: first[at..<upto]))
+            at = upto
+        }
+        if at < end {
+            memory.setBytes(result, at: 8 + at, UnsafeRawBufferPointer(rebasing: second[(at - first.count)..<(end - first.count)]))
+        }
+        charge(bytes: piece)
+        memory.setWord(result, at: 0, UInt64(end))
+        guard end == total else { return .failure(GuestProblem(message: "", again: true)) }
+        memory.setReference(thread, 2, .null)
+        setWaitPhase(thread, 0)
+        return .success(result)
     }
 
     private func wrap(_ body: () throws(VMError) -> ObjectRef) -> Result<ObjectRef, GuestProblem> {

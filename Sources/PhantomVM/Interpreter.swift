@@ -186,8 +186,12 @@ extension VirtualMachine {
 
     /// Unwinds to the innermost catcher that takes `exception`, or ends the
     /// thread; returns false if the thread ended.
+    /// `at` is the pc of the instruction that raised it, for the failure
+    /// record (`r.pc` may already be past it).
     @inline(never)
-    func raise(_ exception: ObjectRef, thread: ObjectRef, _ r: inout Registers) -> Bool {
+    func raise(_ exception: ObjectRef, thread: ObjectRef, at raisedPC: Int, _ r: inout Registers) -> Bool {
+        // Uncaught: the failure record is made while the frames are intact.
+        if !isCaught(exception, from: r.frame) { recordFailure(of: thread, exception: exception, frame: r.frame, pc: raisedPC) }
         while true {
             let catchers = memory.reference(r.frame, 3)
             if !catchers.isNull {
@@ -227,32 +231,21 @@ extension VirtualMachine {
     func fault(_ message: String, thread: ObjectRef, _ r: inout Registers) -> Bool {
         save(r)
         var text = message
-        var current = r.frame
-        var at = r.pc
-        var shown = 0
-        while !current.isNull {
-            shown += 1
-            if shown > 40 {
-                var more = 0
-                while !current.isNull { more += 1; current = memory.reference(current, 0) }
-                text += "\n    ... \(more) more frames"
-                break
-            }
-            let currentCode = memory.reference(current, 1)
+        let (frames, more) = stackFrames(from: r.frame, pc: r.pc, limit: 40)
+        for (currentCode, at) in frames {
             let owner = className(memory.reference(currentCode, 0))
             let method = string(memory.reference(currentCode, 1))
             let line = lineNumber(code: currentCode, pc: at).map { " line \($0)" } ?? ""
             text += "\n    at \(owner).\(method) (pc \(at)\(line))"
-            current = memory.reference(current, 0)
-            // A caller's saved pc is past its call instruction.
-            if !current.isNull { at = max(0, Int(memory.word(current, at: 0) & 0xFFFF_FFFF) - 6) }
         }
+        if more > 0 { text += "\n    ... \(more) more frames" }
         guard let exception = try? newString(text) else {
+            recordFailure(of: thread, message: message, frame: r.frame, pc: r.pc)
             memory.setWord(thread, at: 0, ThreadState.failed.rawValue)
             console("thread failed: \(message) (and out of memory for the exception)\n")
             return false
         }
-        return raise(exception, thread: thread, &r)
+        return raise(exception, thread: thread, at: r.pc, &r)
     }
 
     /// Calls `ordinal` on the receiver on top of the stack with `count`
@@ -355,6 +348,11 @@ extension VirtualMachine {
             case let .failure(problem):
                 r.osp &+= count + 1
                 r.pc &-= 6
+                if problem.again {
+                    // More to do: the call runs again at the thread's next turn.
+                    save(r)
+                    return false
+                }
                 if problem.sleep {
                     save(r)
                     memory.setWord(thread, at: 0, ThreadState.sleeping.rawValue)
@@ -375,7 +373,9 @@ extension VirtualMachine {
                     return outOfMemory(problem.message, thread: thread, &r)
                 }
                 // An error ends any blocking call in progress: its wait phase
-                // must not carry over to the thread's next blocking call.
+                // must not carry over to the thread's next blocking call
+                // (nor a result built in pieces: `concatInPieces`).
+                if waitPhase(thread) == Self.buildingPhase { memory.setReference(thread, 2, .null) }
                 setWaitPhase(thread, 0)
                 return fault(problem.message, thread: thread, &r)
             }
@@ -620,7 +620,8 @@ extension VirtualMachine {
                 r.osp &-= 1
                 let exception = ObjectRef(raw: r.objects[r.osp])
                 r.pc = pc; save(r)
-                if !synced(&pc, &r, { raise(exception, thread: thread, &$0) }) { running = false; break loop }
+                let thrownAt = pc &- 1
+                if !synced(&pc, &r, { raise(exception, thread: thread, at: thrownAt, &$0) }) { running = false; break loop }
             case .summonThread: r.objects[r.osp] = thread.raw; r.osp &+= 1
             case .summonThis: r.objects[r.osp] = r.this.raw; r.osp &+= 1
             case .summonNull: r.objects[r.osp] = 0; r.osp &+= 1
@@ -834,8 +835,16 @@ extension VirtualMachine {
             }
         }
         if running { r.pc = pc; save(r) }
+        // A call that charged and then ended the slice (a long copy that
+        // runs again for its next piece): its cost counts too.
+        if sliceCost != 0 { executed &+= sliceCost; charged &+= sliceCost; sliceCost = 0 }
         memory.setReference(thread, 0, r.frame)
         memory.setWord(thread, at: 8, memory.word(thread, at: 8) &+ UInt64(executed &- charged))
+        instructionsRun &+= UInt64(executed &- charged)
+        if !failureAwaitingCount.isNull {
+            memory.setWord(failureAwaitingCount, at: 0, memory.word(thread, at: 8))
+            failureAwaitingCount = .null
+        }
         return executed
     }
 

@@ -6,6 +6,8 @@
 // A thread object:
 // ```
 // refs:  0 current frame · 1 result (or the exception that ended it) · 2 what it waits for
+//        3 failure record (ThreadFailure.swift), null unless it failed; threads
+//          made by builds before it have only refs 0-2
 // bytes: 0 state u64 · 8 instructions run u64 · 16 wake-up time u64 (system ns) · 24 wait phase u64
 // ```
 // Blocking internal calls are restartable: the call instruction runs again
@@ -44,6 +46,7 @@ public enum ThreadState: UInt64, Sendable {
 
 extension VirtualMachine {
     static let threadBytes = 32
+    static let threadReferences = 4
 
     // MARK: - Starting threads
 
@@ -68,7 +71,7 @@ extension VirtualMachine {
             for (index, value) in values.prefix(arguments).enumerated() { memory.setReference(frame, Self.frameFixedRefs + index, value) }
             setFrameRegisters(frame, pc: 0, osp: UInt32(arguments), isp: 0)
         }
-        let thread = try allocate(threadClass, references: 3, bytes: Self.threadBytes)
+        let thread = try allocate(threadClass, references: Self.threadReferences, bytes: Self.threadBytes)
         memory.setReference(thread, 0, frame)
         try tableAppend(holder: world, slot: 1, thread)
         return thread
@@ -104,9 +107,14 @@ extension VirtualMachine {
     }
 
     /// Ends a thread that has not ended: it fails with `reason` as its
-    /// exception (the mutexes it holds become free).
+    /// exception (the mutexes it holds become free), and its failure record
+    /// says where it stood.
     public func kill(_ thread: ObjectRef, reason: String) throws(VMError) {
         let exception = try newString(reason)
+        let frame = memory.reference(thread, 0)
+        if !frame.isNull {
+            recordFailure(of: thread, exception: exception, frame: frame, pc: Int(memory.word(frame, at: 0) & 0xFFFF_FFFF))
+        }
         memory.setReference(thread, 1, exception)
         memory.setReference(thread, 2, .null)
         memory.setWord(thread, at: 0, ThreadState.failed.rawValue)
@@ -183,6 +191,7 @@ extension VirtualMachine {
                     retryingAfterCollection = false
                 }
                 collectIfDue()
+                if let onSafepoint { onSafepoint() }
                 if remaining <= 0 { break }
                 // Checked after every slice, not every round: with many
                 // threads a round is long, and the caller's safepoint work
@@ -374,52 +383,14 @@ extension VirtualMachine {
 
     // MARK: - Garbage collection pacing
 
-    /// Collects garbage at a safepoint once the heap has grown by as much as
-    /// survived the last collection (at least `minimumCollectionAllocation`):
-    /// the cost of a collection stays proportional to the allocation that
-    /// made it due, and the memory a program dirties between snapshots stays
-    /// near its live data plus that allocation, since freed cells are reused
-    /// first. The count lives in the image (`ObjectMemory.lastCollection`):
-    /// a restart goes on with it, so garbage made before a crash is
-    /// collected after it.
-    ///
-    /// The collection is incremental: a cycle begins at one safepoint and
-    /// goes on by a bounded step (`collectionStepBudget` units, about 0.05
-    /// ms) at every safepoint after, so no pause grows with the heap. The
-    /// interpreter writes call frames without the barrier, so the remark
-    /// rescans every frame of every thread (`framesToRescan`).
+    /// Collects garbage incrementally at a safepoint, paced by
+    /// `CollectionPacer` (PhantomMemory): a bounded step at every safepoint
+    /// while a cycle runs, so no pause grows with the heap. The interpreter
+    /// writes call frames without the barrier, so the remark rescans every
+    /// frame of every thread (`framesToRescan`).
     func collectIfDue() {
-        // Work in proportion to what was allocated since the last step (as
-        // much as trimming that many bytes of freed pages costs), so that a
-        // program allocating megabytes per slice cannot outrun its collector.
-        let allocated = allocatedAtLastStep == 0 ? 0 : memory.bytesAllocated &- allocatedAtLastStep
-        allocatedAtLastStep = memory.bytesAllocated
-        if memory.isCollecting {
-            let budget = Self.collectionStepBudget &+ Int(min(allocated, 1 << 40) / Self.bytesPerStepUnit)
-            let done = memory.collectionStep(budget: budget) { self.framesToRescan() }
-            if done {
-                memory.lastCollection = (memory.bytesAllocated, UInt64(memory.lastIncrementalCollection?.liveBytes ?? 0))
-            }
-            return
-        }
-        let last = memory.lastCollection
-        guard memory.bytesAllocated &- last.bytesAllocated > max(Self.minimumCollectionAllocation, last.liveBytes) else { return }
-        trimSpareFrames()
-        memory.beginCollection()
+        pacer.safepoint(memory, prepare: { trimSpareFrames() }, rescanning: { framesToRescan() })
     }
-
-    /// The least allocation between two collections: small, so that a
-    /// program with little live data keeps reusing the same few MiB (and a
-    /// snapshot writes about that much) instead of dirtying fresh memory.
-    static let minimumCollectionAllocation: UInt64 = 2 << 20
-
-    /// Work units of one collection step at a safepoint, at least.
-    static let collectionStepBudget = 30_000
-    /// Bytes allocated since the last step that add one unit to the next
-    /// step: trimming a freed page costs 512 units (8 bytes a unit), so at
-    /// 4 bytes a unit the collector frees pages twice as fast as they are
-    /// allocated.
-    static let bytesPerStepUnit: UInt64 = 4
 
     /// Every call frame of every thread: the active chain and the spare
     /// frames below the current one (stored without the barrier).

@@ -135,8 +135,25 @@ public final class VirtualMachine {
     /// True while the instruction that asked for a collection runs again:
     /// failing once more, it raises "out of memory".
     var retryingAfterCollection = false
-    /// `memory.bytesAllocated` at the last collection step (pacing).
-    var allocatedAtLastStep: UInt64 = 0
+    /// When to collect garbage, and how much at a safepoint.
+    var pacer = CollectionPacer()
+    /// False: a slice counts instructions only, as before slices were
+    /// bounded by cost (the peer of `phantom bench safepoint`; never for
+    /// a running system).
+    public var costAccounting = true
+    /// Called at every safepoint of `run` (after each slice and its
+    /// collection step): for benchmarks and tools.
+    public var onSafepoint: (() -> Void)? = nil
+    /// The id of the newest snapshot that is durable now (0: none), for the
+    /// failure records (ThreadFailure.swift); the kernel sets it. Called
+    /// only when a thread fails.
+    public var durableSnapshotID: () -> UInt64 = { 0 }
+    /// A failure record made in the running slice: the slice's end writes
+    /// the thread's final instruction count into it.
+    var failureAwaitingCount = ObjectRef.null
+    /// Instructions run by every thread in this process (since this VM was
+    /// opened), as of the end of the last slice.
+    public internal(set) var instructionsRun: UInt64 = 0
     /// System time (see Scheduler.swift): the image's at boot, and the
     /// host's monotonic clock then.
     var systemNanosAtBoot: UInt64 = 0
@@ -394,7 +411,7 @@ public final class VirtualMachine {
     /// Charges the running slice for touching `bytes` bytes (copying,
     /// zeroing, scanning) beyond what one instruction may.
     @inline(__always) func charge(bytes: Int) {
-        if bytes > Self.freeBytesPerInstruction { sliceCost &+= bytes / Self.bytesPerCostUnit }
+        if bytes > Self.freeBytesPerInstruction && costAccounting { sliceCost &+= bytes / Self.bytesPerCostUnit }
     }
 
     /// A string object: bytes [length u64, UTF-8...].

@@ -5,5 +5,5 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Run benchmarks against a peer in the same run.",
-        subcommands: [StoreBench.self, SnapshotBench.self, VMBench.self, CompileBench.self, KernelBench.self, GCBenchCommand.self, RestartBench.self])
+        subcommands: [StoreBench.self, SnapshotBench.self, VMBench.self, CompileBench.self, KernelBench.self, GCBenchCommand.self, RestartBench.self, SafepointBench.self])
 }

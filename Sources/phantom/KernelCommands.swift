@@ -115,6 +115,7 @@ func bootKernel(_ image: String, readOnly: Bool = false, mustExist: Bool = false
     var options = Kernel.Options(imagePath: image)
     options.readOnly = readOnly
     options.mustExist = mustExist
+    options.fault = (try? injectedFault.get()) ?? nil
     configure(&options)
     do {
         return try Kernel(options)
@@ -340,7 +341,7 @@ struct PsCommand: ParsableCommand {
             if json {
                 let objects = rows.map { row -> [String: Any] in
                     ["id": row.id, "class": row.className, "method": row.method, "state": row.state, "waiting_on": row.waitingOn as Any,
-                     "instructions": row.instructions]
+                     "instructions": row.instructions, "failure": row.failure.map(failureJSON) as Any]
                 }
                 try printJSON(["threads": objects])
                 return
@@ -348,8 +349,34 @@ struct PsCommand: ParsableCommand {
             print(pad("ID", 4) + pad("STATE", 10) + pad("INSTRUCTIONS", 14) + pad("CLASS.METHOD", 32) + "WAITING ON")
             for row in rows {
                 print(pad("\(row.id)", 4) + pad(row.state, 10) + pad("\(row.instructions)", 14) + pad("\(row.className).\(row.method)", 32) + (row.waitingOn ?? ""))
+                if let failure = row.failure { printFailure(failure, thread: row.id, image: imageOption.image) }
             }
         }
+    }
+
+    /// A failure in `ps --json`: the keys docs/kernel.md lists.
+    func failureJSON(_ failure: ThreadFailure) -> [String: Any] {
+        ["exception": failure.exception,
+         "trace": failure.trace.map { frame -> [String: Any] in
+             ["class": frame.className, "method": frame.method, "pc": frame.pc, "line": frame.line as Any]
+         },
+         "frames_left_out": failure.framesLeftOut, "instructions": failure.instructions,
+         "failed_at_ns": failure.wallNanos, "before_snapshot": failure.durableSnapshot]
+    }
+
+    /// A failure under its thread's line: the exception's first line (the
+    /// whole text is in --json), the trace, when, and how to go back.
+    func printFailure(_ failure: ThreadFailure, thread: Int, image: String) {
+        let indent = "    "
+        print(indent + "exception: " + (failure.exception.split(separator: "\n", omittingEmptySubsequences: false).first.map(String.init) ?? ""))
+        for frame in failure.trace {
+            print(indent + "at \(frame.className).\(frame.method) (pc \(frame.pc)" + (frame.line.map { ", line \($0)" } ?? "") + ")")
+        }
+        if failure.framesLeftOut > 0 { print(indent + "... \(failure.framesLeftOut) more frames") }
+        let snapshot = failure.durableSnapshot == 0
+            ? "no snapshot was durable yet"
+            : "snapshot \(failure.durableSnapshot) was the newest durable one (`phantom rollback --image \(image) --before-failure \(thread)` goes back to before the failure)"
+        print(indent + "failed at \(formatTime(failure.wallNanos)), after \(failure.instructions) instructions; \(snapshot)")
     }
 }
 
@@ -377,22 +404,76 @@ struct SnapshotsCommand: ParsableCommand {
 }
 
 struct RollbackCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "rollback", abstract: "Make an older snapshot the newest: the system restarts from it.")
+    static let configuration = CommandConfiguration(
+        commandName: "rollback", abstract: "Make an older snapshot the newest: the system restarts from it.",
+        discussion: "--to ID names the snapshot; --before-failure THREAD takes the newest kept snapshot from before that thread failed (phantom ps shows failed threads and their traces).")
     @OptionGroup var imageOption: ImageOption
     // `.unconditional`: "--to -1" gets a message about the id, not "Missing value".
-    @Option(parsing: .unconditional, help: "The snapshot id (phantom snapshots lists them).", transform: parseSnapshotID) var to: UInt64
+    @Option(parsing: .unconditional, help: "The snapshot id (phantom snapshots lists them).", transform: parseSnapshotID) var to: UInt64?
+    @Option(name: .customLong("before-failure"), parsing: .unconditional,
+            help: ArgumentHelp("A failed thread, as phantom ps numbers it: go back to the newest kept snapshot from before it failed.", valueName: "thread"),
+            transform: parseThreadNumber)
+    var beforeFailure: Int?
+
+    func validate() throws {
+        if to != nil && beforeFailure != nil {
+            throw ValidationError("--to and --before-failure exclude each other: give one (--to ID names a snapshot, --before-failure THREAD finds the one before that thread failed)")
+        }
+        if to == nil && beforeFailure == nil {
+            throw ValidationError("name the snapshot to go back to: --to ID (phantom snapshots lists them) or --before-failure THREAD (phantom ps shows the failed threads)")
+        }
+    }
 
     func run() throws {
         try reportingErrors {
+            let image = imageOption.image
+            // The failure record is in the newest snapshot: read it first,
+            // read-only, and let the image go before opening it to write.
+            let failure = try beforeFailure.map { thread in (thread: thread, snapshot: try snapshotBeforeFailure(of: thread)) }
             let device: FileBlockDeviceHandle
-            do { device = try FileBlockDeviceHandle(path: imageOption.image, writable: true) } catch { throw UserError("\(error)") }
-            let newer = device.store.snapshots.filter { $0.id > to }.map(\.id)
-            guard device.store.snapshots.contains(where: { $0.id == to }) else {
-                throw UserError("no snapshot \(to) in \(imageOption.image) (kept: \(device.store.snapshots.map { String($0.id) }.joined(separator: ", ")))")
+            do { device = try FileBlockDeviceHandle(path: image, writable: true) } catch { throw UserError("\(error)") }
+            let kept = device.store.snapshots.map(\.id)
+            let keptText = kept.map(String.init).joined(separator: ", ")
+            let target: UInt64
+            if let failure {
+                guard let found = kept.filter({ $0 <= failure.snapshot }).max() else {
+                    let when = failure.snapshot == 0 ? "before the image had a durable snapshot"
+                                                     : "when snapshot \(failure.snapshot) was the newest durable one"
+                    throw UserError("no snapshot that \(image) keeps is from before thread \(failure.thread) failed: it failed \(when), and the image keeps \(keptText.isEmpty ? "none" : keptText). (`phantom rollback --image \(image) --to ID` goes back to one of those anyway; every kept one holds the failure)")
+                }
+                target = found
+            } else {
+                target = to ?? 0
+                guard kept.contains(target) else {
+                    throw UserError("no snapshot \(target) in \(image) (kept: \(keptText))")
+                }
             }
-            do { try device.store.rollback(to: to) } catch { throw UserError("rollback failed: \(error)") }
-            print("rolled back to snapshot \(to)" + (newer.isEmpty ? "" : "; dropped \(newer.map(String.init).joined(separator: ", "))"))
+            let newer = kept.filter { $0 > target }
+            do { try device.store.rollback(to: target) } catch { throw UserError("rollback failed: \(error)") }
+            print("rolled back to snapshot \(target)" + (newer.isEmpty ? "" : "; dropped \(newer.map(String.init).joined(separator: ", "))"))
+            if let failure {
+                print("snapshot \(target) is from before thread \(failure.thread) failed; `phantom run --image \(image)` resumes the system from there")
+            }
         }
+    }
+
+    /// The newest snapshot id that was durable when thread `number` failed,
+    /// from its failure record; errors say why there is none.
+    func snapshotBeforeFailure(of number: Int) throws -> UInt64 {
+        let image = imageOption.image
+        let kernel = try bootKernel(image, readOnly: true, mustExist: true)
+        // Let the image go at once: the rollback opens it to write.
+        defer { kernel.device.close() }
+        let threads = kernel.threadReports()
+        guard number <= threads.count else { throw UserError("no thread \(number) (the image has \(threads.count); phantom ps --image \(image) lists them)") }
+        let thread = threads[number - 1]
+        guard thread.state == "failed" else {
+            throw UserError("thread \(number) has not failed (it is \(thread.state)): --before-failure goes back to before a thread failed; phantom ps --image \(image) shows which did")
+        }
+        guard let failure = thread.failure else {
+            throw UserError("thread \(number) failed, but the image holds no record of when (it failed under an older phantom, or memory ran out), so no snapshot is known to be from before it: `phantom snapshots --image \(image)` lists them and `phantom rollback --image \(image) --to ID` goes back to one")
+        }
+        return failure.durableSnapshot
     }
 }
 
@@ -461,4 +542,13 @@ func parseSnapshotID(_ text: String) throws -> UInt64 {
         throw ValidationError("'\(text)' is not a snapshot id: ids are whole numbers from 1 (phantom snapshots lists them)")
     }
     return id
+}
+
+/// A thread number from the command line: a whole number from 1, as
+/// phantom ps shows it.
+func parseThreadNumber(_ text: String) throws -> Int {
+    guard let number = Int(text), number >= 1 else {
+        throw ValidationError("'\(text)' is not a thread number: they count from 1, as phantom ps shows them")
+    }
+    return number
 }

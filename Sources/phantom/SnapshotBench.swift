@@ -23,7 +23,11 @@ struct SnapshotBench: ParsableCommand {
             --snapshots pauses are measured; the pause is the time the mutator is
             stopped for one. Then the mutator runs --seconds without snapshots and
             --seconds with one every --slowdown-interval, --pairs times (ABBA order);
-            the slowdown is the median of the pairs' (negative: faster with them). --uniform makes the whole heap the working set: every
+            the slowdown is the median of the pairs' (negative: faster with them). Between
+            them, one run of --seconds (at least 8 intervals) with a snapshot every --slowdown-interval gives the
+            write amplification: bytes each snapshot wrote / bytes of the live objects changed
+            or created since the one before (and / the pages those lie on). The mutator
+            collects its garbage as the VM does, at its safepoints. --uniform makes the whole heap the working set: every
             page of a large heap is then dirty in every snapshot, and the snapshot
             writer competes with the mutator for the cores and memory.
             """)
@@ -60,7 +64,7 @@ struct SnapshotBench: ParsableCommand {
                 let row = try measure(heapMiB: mib, work: work)
                 results.heaps.append(row)
                 if !json {
-                    printNow("heap \(mib) MiB (working set \(row.workingSetMiB) MiB): pause p50 \(fmt(row.pauseP50Milliseconds)) ms, p99 \(fmt(row.pauseP99Milliseconds)) ms, max \(fmt(row.pauseMaxMilliseconds)) ms over \(row.snapshots) snapshots; mutator slowdown \(fmt(row.slowdownPercent))% (pairs \(fmt(row.slowdownMinPercent)) to \(fmt(row.slowdownMaxPercent))%) with a snapshot every \(slowdownInterval) ms (\(row.slowdownSnapshots) snapshots)")
+                    printNow("heap \(mib) MiB (working set \(row.workingSetMiB) MiB): pause p50 \(fmt(row.pauseP50Milliseconds)) ms, p99 \(fmt(row.pauseP99Milliseconds)) ms, max \(fmt(row.pauseMaxMilliseconds)) ms over \(row.snapshots) snapshots; mutator slowdown \(fmt(row.slowdownPercent))% (pairs \(fmt(row.slowdownMinPercent)) to \(fmt(row.slowdownMaxPercent))%) with a snapshot every \(slowdownInterval) ms (\(row.slowdownSnapshots) snapshots); write amplification \(fmt(row.writeAmplification))x (\(fmt(row.bytesWrittenPerSnapshot / 1_048_576)) MiB written per snapshot for \(fmt(row.liveBytesChangedPerSnapshot / 1_048_576)) MiB of live objects changed; \(fmt(row.writeAmplificationPages))x their pages; \(fmt(row.bytesWrittenPerHour / 1_073_741_824)) GiB an hour, \(row.amplificationSnapshots) snapshots)")
                 }
             }
             if json { try printJSON(results) }
@@ -94,10 +98,18 @@ struct SnapshotBench: ParsableCommand {
         try space.takeSnapshot()
         let working = uniform ? leafCount : min(leafCount, Int((UInt64(workingSet) << 20) / 64))
 
-        let writer = SnapshotWriter(space: space) { _ in }
+        let written = WrittenSnapshots()
+        let writer = SnapshotWriter(space: space) { report in written.add(report) }
         defer { writer.stop() }
         let mutator = Mutator(memory: memory, space: space, writer: writer, bucketSize: bucketSize, leaves: working)
         let paused = try mutator.run(intervalMs: interval, snapshots: snapshots, seconds: nil)
+        // Write amplification: what the snapshots wrote against the live
+        // data that changed, one snapshot every --slowdown-interval.
+        let tracker = ChangeTracker(capacityPages: space.capacityPages)
+        _ = written.take()
+        let trackedSeconds = max(seconds, Double(slowdownInterval) * 8 / 1000)  // seven snapshots or more
+        let tracked = try mutator.run(intervalMs: slowdownInterval, snapshots: nil, seconds: trackedSeconds, tracker: tracker)
+        let amplification = Amplification(changes: tracked.changes, written: written.take())
         // The slowdown: pairs of runs without and with snapshots, the
         // median of the pairs' ratios (this machine's rate varies by ~10%
         // from one run to the next).
@@ -130,25 +142,45 @@ struct SnapshotBench: ParsableCommand {
                      updatesPerSecondBaseline: baseRate, updatesPerSecondWithSnapshots: snapshotRate,
                      slowdownPercent: percentile(slowdowns, 0.5),
                      slowdownMinPercent: slowdowns.min() ?? 0, slowdownMaxPercent: slowdowns.max() ?? 0,
-                     slowdownSnapshots: slowdownSnapshots)
+                     slowdownSnapshots: slowdownSnapshots,
+                     amplificationSnapshots: amplification.snapshots,
+                     bytesWrittenPerSnapshot: amplification.bytesWritten,
+                     liveBytesChangedPerSnapshot: amplification.liveBytesChanged,
+                     writeAmplification: amplification.ratio,
+                     writeAmplificationPages: amplification.pageRatio,
+                     bytesWrittenPerHour: amplification.perHour(intervalMs: slowdownInterval))
     }
 
     struct MutatorRun {
         var pauses: [UInt64] = []
         var rate: Double = 0
+        /// With a tracker: the live data changed in each snapshot's epoch.
+        var changes: [(epoch: UInt32, bytes: UInt64, pages: UInt64)] = []
     }
 
-    /// Updates random leaves among the first `leaves` of the heap.
-    struct Mutator {
+    /// Updates random leaves among the first `leaves` of the heap, and
+    /// collects its garbage as the VM does (`CollectionPacer`, at the
+    /// safepoint), so it runs as long as wanted in a bounded heap.
+    final class Mutator {
         let memory: ObjectMemory
         let space: PersistentSpace
         let writer: SnapshotWriter
         let bucketSize: Int
         let leaves: Int
+        var pacer = CollectionPacer()
+
+        init(memory: ObjectMemory, space: PersistentSpace, writer: SnapshotWriter, bucketSize: Int, leaves: Int) {
+            self.memory = memory
+            self.space = space
+            self.writer = writer
+            self.bucketSize = bucketSize
+            self.leaves = leaves
+        }
 
         /// Runs for `seconds`, or until `snapshots` pauses are measured;
-        /// with an interval, a daemon requests snapshots.
-        func run(intervalMs: Int?, snapshots: Int?, seconds: Double?) throws -> MutatorRun {
+        /// with an interval, a daemon requests snapshots. A tracker counts
+        /// the live data each epoch changes (not in the pauses measured).
+        func run(intervalMs: Int?, snapshots: Int?, seconds: Double?, tracker: ChangeTracker? = nil) throws -> MutatorRun {
             let request = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
             request.initialize(to: 0)
             let stop = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
@@ -183,21 +215,31 @@ struct SnapshotBench: ParsableCommand {
                             let leaf = try memory.allocate(class: .null, references: 0, bytes: 48)
                             memory.setWord(leaf, at: 0, state)
                             memory.setReference(bucket, index % bucketSize, leaf)
+                            if let tracker {
+                                tracker.changed(leaf.raw, bytes: 64)
+                                tracker.changed(bucket.raw + 16 + UInt64(index % bucketSize) * 8, bytes: 16)
+                            }
                         } catch { failure = error }
                     } else {
                         let leaf = memory.reference(bucket, index % bucketSize)
                         memory.setWord(leaf, at: 8, memory.word(leaf, at: 8) &+ 1)
+                        tracker?.changed(leaf.raw, bytes: 64)
                     }
                 }
                 updates += 64
                 // Safepoint.
+                if failure != nil { break }
                 if phantom_atomic_load_u32(request) != 0 && !space.isWritingSnapshot {
                     let pauseStart = monotonicNanos()
                     phantom_atomic_store_u32(request, 0)
-                    if let ticket = space.beginSnapshot() { writer.write(ticket) }
-                    result.pauses.append(monotonicNanos() - pauseStart)
+                    if let ticket = space.beginSnapshot() {
+                        writer.write(ticket)
+                        result.pauses.append(monotonicNanos() - pauseStart)
+                        if let tracker { result.changes.append(tracker.take(epoch: ticket.epoch)) }
+                    }
                     if let snapshots, result.pauses.count >= snapshots { break }
                 }
+                pacer.safepoint(memory)
                 if updates % 4096 == 0 && monotonicSeconds() >= deadline { break }
             }
             let elapsed = monotonicSeconds() - start
@@ -211,6 +253,92 @@ struct SnapshotBench: ParsableCommand {
             return result
         }
     }
+}
+
+/// The live data a mutator changes between two snapshots: the distinct
+/// objects it wrote or created (their bytes, header included), and the
+/// pages they lie on. A bit per 16-byte granule and per page of the space;
+/// what was set is listed, so starting an epoch again costs that much.
+final class ChangeTracker {
+    private var granules: [UInt64]
+    private var pages: [UInt64]
+    private var setGranules: [Int] = []
+    private var setPages: [Int] = []
+    private var bytes: UInt64 = 0
+
+    init(capacityPages: Int) {
+        granules = [UInt64](repeating: 0, count: (capacityPages * 256 + 63) / 64)
+        pages = [UInt64](repeating: 0, count: (capacityPages + 63) / 64)
+    }
+
+    /// `bytes` of live data at `offset` changed (counted once an epoch).
+    @inline(__always)
+    func changed(_ offset: UInt64, bytes count: UInt64) {
+        let granule = Int(offset >> 4)
+        let bit: UInt64 = 1 << UInt64(granule & 63)
+        guard granules[granule >> 6] & bit == 0 else { return }
+        granules[granule >> 6] |= bit
+        setGranules.append(granule)
+        bytes += count
+        let page = Int(offset >> 12)
+        let pageBit: UInt64 = 1 << UInt64(page & 63)
+        if pages[page >> 6] & pageBit == 0 {
+            pages[page >> 6] |= pageBit
+            setPages.append(page)
+        }
+    }
+
+    /// What the epoch that just ended changed; starts the next one.
+    func take(epoch: UInt32) -> (epoch: UInt32, bytes: UInt64, pages: UInt64) {
+        let result = (epoch, bytes, UInt64(setPages.count))
+        for granule in setGranules { granules[granule >> 6] = 0 }
+        for page in setPages { pages[page >> 6] = 0 }
+        setGranules.removeAll(keepingCapacity: true)
+        setPages.removeAll(keepingCapacity: true)
+        bytes = 0
+        return result
+    }
+}
+
+/// The snapshots the writer thread has written (bytes, by epoch).
+final class WrittenSnapshots: @unchecked Sendable {
+    private let lock = NSLock()
+    private var written: [UInt32: UInt64] = [:]
+    func add(_ report: SnapshotWriter.Report) {
+        guard case let .success(info) = report.result else { return }
+        lock.lock(); written[report.ticket.epoch] = info.bytesWritten; lock.unlock()
+    }
+    func take() -> [UInt32: UInt64] {
+        lock.lock(); defer { written.removeAll(); lock.unlock() }
+        return written
+    }
+}
+
+/// Bytes written per snapshot against the live bytes changed: medians over
+/// the snapshots of one run (the first one, which follows the heap's
+/// building, left out if there are others).
+struct Amplification {
+    var snapshots = 0
+    var bytesWritten: Double = 0
+    var liveBytesChanged: Double = 0
+    /// Bytes written / live bytes changed.
+    var ratio: Double = 0
+    /// Bytes written / (pages holding changed live data x 4096): what
+    /// page-grained writing costs beyond the pages it must write.
+    var pageRatio: Double = 0
+
+    init(changes: [(epoch: UInt32, bytes: UInt64, pages: UInt64)], written: [UInt32: UInt64]) {
+        var rows = changes.compactMap { change in written[change.epoch].map { (change, Double($0)) } }
+        if rows.count > 1 { rows.removeFirst() }
+        snapshots = rows.count
+        guard !rows.isEmpty else { return }
+        bytesWritten = percentile(rows.map(\.1), 0.5)
+        liveBytesChanged = percentile(rows.map { Double($0.0.bytes) }, 0.5)
+        ratio = percentile(rows.map { $0.1 / Double(max($0.0.bytes, 1)) }, 0.5)
+        pageRatio = percentile(rows.map { $0.1 / Double(max($0.0.pages, 1) * 4096) }, 0.5)
+    }
+
+    func perHour(intervalMs: Int) -> Double { bytesWritten * 3_600_000 / Double(intervalMs) }
 }
 
 /// What `phantom bench snapshot --json` prints.
@@ -230,6 +358,16 @@ struct SnapshotBenchResults: Encodable {
         let slowdownMaxPercent: Double
         /// Snapshots taken during the runs with snapshots.
         let slowdownSnapshots: Int
+        /// The write-amplification run: its snapshots (one a
+        /// --slowdown-interval), and medians over them.
+        let amplificationSnapshots: Int
+        let bytesWrittenPerSnapshot: Double
+        let liveBytesChangedPerSnapshot: Double
+        /// Bytes written / live bytes changed (objects, header included).
+        let writeAmplification: Double
+        /// Bytes written / 4 KiB pages holding changed live data.
+        let writeAmplificationPages: Double
+        let bytesWrittenPerHour: Double
         enum CodingKeys: String, CodingKey {
             case snapshots
             case heapMiB = "heap_mib"
@@ -243,6 +381,12 @@ struct SnapshotBenchResults: Encodable {
             case slowdownMinPercent = "slowdown_min_percent"
             case slowdownMaxPercent = "slowdown_max_percent"
             case slowdownSnapshots = "slowdown_snapshots"
+            case amplificationSnapshots = "amplification_snapshots"
+            case bytesWrittenPerSnapshot = "bytes_written_per_snapshot"
+            case liveBytesChangedPerSnapshot = "live_bytes_changed_per_snapshot"
+            case writeAmplification = "write_amplification"
+            case writeAmplificationPages = "write_amplification_pages"
+            case bytesWrittenPerHour = "bytes_written_per_hour"
         }
     }
     var heaps: [Heap] = []

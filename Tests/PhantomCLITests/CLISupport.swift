@@ -75,11 +75,15 @@ final class Child: @unchecked Sendable {
 
     /// Starts `phantom arguments...`; it is killed (SIGKILL) if it still
     /// runs `timeLimit` seconds later, whether or not anyone waits for it.
-    init(_ arguments: [String], timeLimit: Double = childTimeLimit, input: Pipe? = nil) throws {
+    /// `environment` is added to this process's environment.
+    init(_ arguments: [String], timeLimit: Double = childTimeLimit, input: Pipe? = nil, environment: [String: String] = [:]) throws {
         self.arguments = arguments
         self.timeLimit = timeLimit
         process.executableURL = URL(fileURLWithPath: phantomPath)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, added in added }
+        }
         if let input { process.standardInput = input } else { process.standardInput = FileHandle.nullDevice }
         process.standardOutput = outPipe
         process.standardError = errPipe

@@ -53,6 +53,9 @@ import Testing
         struct Heap: Decodable {
             let heap_mib: Int; let pause_p50_ms: Double; let pause_p99_ms: Double; let snapshots: Int
             let working_set_mib: Int; let slowdown_percent: Double; let slowdown_snapshots: Int
+            let amplification_snapshots: Int; let bytes_written_per_snapshot: Double
+            let live_bytes_changed_per_snapshot: Double; let write_amplification: Double
+            let write_amplification_pages: Double; let bytes_written_per_hour: Double
         }
         struct Figures: Decodable { let heaps: [Heap] }
         let figures = try JSONDecoder().decode(Figures.self, from: Data(result.stdout.utf8))
@@ -61,10 +64,44 @@ import Testing
             #expect(heap.snapshots == 5 && heap.pause_p50_ms > 0 && heap.pause_p99_ms >= heap.pause_p50_ms)
             #expect(heap.working_set_mib == heap.heap_mib)
             #expect(heap.slowdown_snapshots >= 1)
+            // At least 8 intervals, the first snapshot left out.
+            #expect(heap.amplification_snapshots >= 5, "\(heap)")
+            #expect(heap.live_bytes_changed_per_snapshot > 0 && heap.bytes_written_per_snapshot > 0)
+            #expect(heap.write_amplification > 0 && heap.write_amplification_pages > 0)
+            #expect(heap.bytes_written_per_hour == heap.bytes_written_per_snapshot * 3_600_000 / 50)
         }
         let bad = try phantom("bench", "snapshot", "--heaps", "0")
         #expect(bad.exited(64) && bad.stderr.contains("--heaps takes sizes"), "\(bad)")
         let short = try phantom("bench", "snapshot", "--seconds", "1", "--slowdown-interval", "1000")
         #expect(short.exited(64) && short.stderr.contains("at least two --slowdown-interval periods"), "\(short)")
+    }
+
+    /// The keys of `phantom bench safepoint --json` on a short run of two
+    /// programs (figures are benchmark results, not test results), and its
+    /// argument checks.
+    @Test func safepointBenchmarkReportsLatencyPerProgramAndSetting() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let result = try phantom("bench", "safepoint", "--json", "--dir", dir.path, "--programs", "loop,churn", "--seconds", "0.5")
+        #expect(result.exitedWith0, "\(result)")
+        struct Row: Decodable {
+            let program: String; let cost_accounting: Bool; let requests: Int
+            let request_p50_ms: Double; let request_p99_ms: Double; let request_max_ms: Double
+            let safepoints: Int; let safepoint_gap_p50_ms: Double; let safepoint_gap_p99_ms: Double
+            let safepoint_gap_max_ms: Double; let snapshots: Int; let seconds: Double
+        }
+        struct Figures: Decodable { let programs: [Row] }
+        let figures = try JSONDecoder().decode(Figures.self, from: Data(result.stdout.utf8))
+        #expect(figures.programs.map(\.program) == ["loop", "loop", "churn", "churn"])
+        #expect(figures.programs.map(\.cost_accounting) == [true, false, true, false])
+        for row in figures.programs {
+            #expect(row.requests >= 10 && row.safepoints >= row.requests, "\(row)")
+            #expect(row.request_p99_ms >= row.request_p50_ms && row.request_max_ms >= row.request_p99_ms)
+            #expect(row.seconds >= 0.5)
+        }
+        let bad = try phantom("bench", "safepoint", "--programs", "loop,nosuch")
+        #expect(bad.exited(64) && bad.stderr.contains("unknown program 'nosuch'"), "\(bad)")
+        let short = try phantom("bench", "safepoint", "--seconds", "0.1")
+        #expect(short.exited(64) && short.stderr.contains("--seconds must be between"), "\(short)")
     }
 }
