@@ -194,3 +194,29 @@ extension ObjectMemory {
         return census
     }
 }
+
+/// An allocated object of the heap (for reports).
+public struct HeapObject: Sendable, Equatable {
+    /// Its address (a reference).
+    public let address: UInt64
+    /// Its size in bytes, header included.
+    public let size: UInt64
+    /// The class reference in its header.
+    public let classRef: UInt64
+}
+
+extension ObjectMemory {
+    /// The allocated objects that lie at least in part on one of `pages`
+    /// (page numbers of the space), in address order, as a walk of the
+    /// chunks finds them (the walk of `checkHeap`: a chunk header that makes
+    /// no sense ends it, and `checkHeap` says so). Linear in the heap.
+    public func objects(onPages pages: Set<UInt64>) -> [HeapObject] {
+        guard !pages.isEmpty else { return [] }
+        return census(limit: 0).objects.sorted().compactMap { address in
+            let size = UInt64(load32(address + 8))
+            let first = address >> 12, last = (address + max(size, 1) - 1) >> 12
+            guard (first...last).contains(where: { pages.contains($0) }) else { return nil }
+            return HeapObject(address: address, size: size, classRef: load64(address) & Self.classMask)
+        }
+    }
+}

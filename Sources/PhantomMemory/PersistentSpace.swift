@@ -58,8 +58,10 @@ public final class PersistentSpace: @unchecked Sendable {
     let copies = PageBufferPool()
 
     /// Maps a space of `capacity` bytes over `store` and loads every page
-    /// of the store's newest snapshot into it.
-    public init(store: Store, capacity: UInt64) throws(MemoryError) {
+    /// of the store's newest snapshot into it, except the pages in
+    /// `skipping`, which stay zero (`phantom image salvage` puts what it
+    /// can read of damaged pages there itself).
+    public init(store: Store, capacity: UInt64, skipping: Set<UInt64> = []) throws(MemoryError) {
         let pages = Int(min(capacity, store.pageCount << 12) >> 12)
         guard pages >= 2 else { throw .invalidArgument("the space needs at least 2 pages, not \(pages)") }
         let bytes = pages << 12
@@ -87,8 +89,11 @@ public final class PersistentSpace: @unchecked Sendable {
         // Bring the image in at disk speed: one walk of the tree for the
         // pages' blocks and checksums, then large reads in device order,
         // every page checked (see `Store.readPages`).
-        let locations: PageLocations
+        var locations: PageLocations
         do { locations = try store.pageLocations() } catch { throw .store(error) }
+        if !skipping.isEmpty {
+            locations = PageLocations(snapshot: locations.snapshot, pages: locations.pages.filter { !skipping.contains($0.page) })
+        }
         if let beyond = locations.pages.first(where: { $0.page >= UInt64(pages) }) {
             throw .imageTooLarge(page: beyond.page, capacityPages: UInt64(pages))
         }

@@ -1270,7 +1270,6 @@ func describe(_ problem: Superblock.SlotProblem) -> String {
     }
 }
 
-/// CRC32C of every page, on all cores for large snapshots.
 /// True if the 4 KiB page holds only zero bytes (most pages that are not
 /// differ in their first words, so the loop usually ends at once).
 func isZeroPage(_ bytes: UnsafeRawBufferPointer) -> Bool {
@@ -1285,6 +1284,7 @@ func isZeroPage(_ bytes: UnsafeRawBufferPointer) -> Bool {
     return true
 }
 
+/// CRC32C of every page, on all cores for large snapshots.
 private func pageChecksums(_ writes: [PageWrite]) -> [UInt32] {
     guard writes.count >= 1024 else { return writes.map { crc32c($0.bytes) } }
     var result = [UInt32](repeating: 0, count: writes.count)

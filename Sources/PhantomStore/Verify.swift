@@ -3,6 +3,8 @@
 // against what the snapshots use. Also `damagedPages`, the scan that
 // `phantom image salvage` uses.
 
+import PhantomHost
+
 extension Store {
     /// Reads every retained block and checks every checksum (both copies of
     /// each metadata block), and checks the space map against what the
@@ -195,6 +197,20 @@ extension Store {
             }
         }
         return damaged
+    }
+}
+
+extension Store {
+    /// The bytes of data block `block`, whatever its checksum says: what is
+    /// left of a damaged page, for reports (`phantom image salvage` names the
+    /// objects that lay on it). Never use them as the page.
+    public func readUnchecked(block: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(StoreError) {
+        precondition(buffer.count >= Layout.blockSize, "a page buffer must hold 4096 bytes")
+        guard block >= format.reservedBlocks, block < device.size >> Layout.blockShift else {
+            throw .corrupt(path: device.path, detail: "block \(block) is outside the device")
+        }
+        let target = UnsafeMutableRawBufferPointer(start: buffer.baseAddress, count: Layout.blockSize)
+        do throws(BlockDeviceError) { try device.read(into: target, at: block << Layout.blockShift) } catch { throw StoreError(error) }
     }
 }
 

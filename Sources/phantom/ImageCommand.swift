@@ -7,8 +7,8 @@ import PhantomStore
 struct ImageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "image",
-        abstract: "Create, inspect, verify and roll back Phantom images.",
-        subcommands: [Create.self, Info.self, Verify.self, Rollback.self, WriteTest.self])
+        abstract: "Create, inspect, verify, salvage and roll back Phantom images.",
+        subcommands: [Create.self, Info.self, Verify.self, Salvage.self, Rollback.self, WriteTest.self])
 
     struct Create: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a new, empty image.")
@@ -121,7 +121,9 @@ struct ImageCommand: ParsableCommand {
                 var advice = ""
                 if !problems.isEmpty {
                     advice = " No intact snapshot is left."
-                    if let newestIntact {
+                    if let newestIntact, newestIntact == store.newestSnapshot?.id, !store.openReport.fellBack {
+                        advice = " The newest snapshot, \(newestIntact), is intact: the damage is in older snapshots only, and goes with them as they leave the history (the image keeps \(store.keep))."
+                    } else if let newestIntact {
                         advice = " The newest intact snapshot is \(newestIntact); 'phantom image rollback \(path) --to \(newestIntact) --yes' makes it the newest and discards the damage."
                     }
                     if let newest = store.newestSnapshot?.id, report.damagedPages.contains(where: { $0.snapshots.contains(newest) }) {

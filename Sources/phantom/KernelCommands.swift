@@ -123,7 +123,11 @@ func bootKernel(_ image: String, readOnly: Bool = false, mustExist: Bool = false
         throw UserError(error.description)
     } catch {
         let text = "\(error)"
-        let hint = "\n(if the newest snapshot is damaged, `phantom snapshots --image \(image)` lists the others and `phantom rollback --image \(image) --to ID` goes back to one)"
+        var hint = "\n(if the newest snapshot is damaged, `phantom snapshots --image \(image)` lists the others and `phantom rollback --image \(image) --to ID` goes back to one)"
+        if text.contains("checksum mismatch in page") {
+            // A damaged data page is often shared by every snapshot: a rollback cannot help then.
+            hint = "\n(`phantom image verify \(image)` lists the damaged pages and the snapshots that hold them; `phantom image salvage \(image)` says what replacing them by zero pages would cost, or `phantom rollback --image \(image) --to ID` goes back to a snapshot without them)"
+        }
         // The rollback hint only where a snapshot is damaged (not for a full
         // disk, a heap too small to boot, an image that is not one).
         let damaged = ["checksum", "damaged", "unreadable", "not readable"].contains { text.contains($0) } && !text.contains("cut short")

@@ -16,6 +16,8 @@ struct StoreBench: ParsableCommand {
               - snapshot throughput for each size vs. a sequential write + fdatasync of the same bytes;
               - latency of a 1-page snapshot vs. one 4 KiB write + fdatasync;
               - open time of an image holding 1 GiB of data vs. one holding 10 MiB.
+            With --commit-bytes, only the bytes and writes one commit of each of --commit-pages sizes
+            issues, in image format 1 and format 2 (an in-memory device: no disk traffic).
             """)
 
     @Flag(help: "Print JSON for tools.") var json = false
@@ -25,6 +27,9 @@ struct StoreBench: ParsableCommand {
     @Option(help: "Repetitions of each throughput measurement.") var runs: Int = 3
     @Option(help: "1-page commits timed for the latency figure.") var commits: Int = 300
     @Option(help: "Size of the large image for the open-time figure.") var openLarge: String = "1G"
+    @Option(help: "Image format version of the images measured (1 or 2).") var format: UInt32 = Layout.formatVersion
+    @Flag(help: "Only measure the bytes each commit writes, format 1 vs format 2.") var commitBytes = false
+    @Option(help: "Snapshot sizes in pages for --commit-bytes, comma-separated (at most 16384).") var commitPages: String = "1,100,1000,10000"
 
     func validate() throws {
         for size in sizes.split(separator: ",") {
@@ -34,10 +39,28 @@ struct StoreBench: ParsableCommand {
         }
         guard let large = parseSize(openLarge), large >= 16 << 20 else { throw ValidationError("--open-large must be at least 16M") }
         guard runs >= 1, commits >= 10 else { throw ValidationError("--runs must be at least 1 and --commits at least 10") }
+        guard (Layout.oldestFormatVersion...Layout.formatVersion).contains(format) else { throw ValidationError("--format must be 1 or 2") }
+        for size in commitPages.split(separator: ",") {
+            guard let pages = Int(size), pages >= 1, pages <= CommitBytesBench.heapPages else {
+                throw ValidationError("--commit-pages: '\(size)' is not a number of pages between 1 and \(CommitBytesBench.heapPages)")
+            }
+        }
     }
 
     func run() throws {
         try reportingErrors {
+            if commitBytes {
+                let source = PageSource(bytes: CommitBytesBench.heapPages * 4096)
+                defer { source.deallocate() }
+                var rows: [CommitBytes] = []
+                for pages in commitPages.split(separator: ",").map({ Int($0)! }) {
+                    for format in [UInt32(1), 2] {
+                        rows.append(try CommitBytesBench.measure(format: format, pages: pages, source: source))
+                    }
+                }
+                if json { try printJSON(rows) } else { CommitBytesBench.printTable(rows) }
+                return
+            }
             let work = try makeTemporaryDirectory(in: dir)
             defer { removeTree(work) }
             let sizeList = sizes.split(separator: ",").map { parseSize(String($0))! }
@@ -108,7 +131,7 @@ struct StoreBench: ParsableCommand {
     /// Commits `bytes` of pages as one snapshot into a new image.
     func timeSnapshot(_ source: PageSource, bytes: UInt64, path: String) throws -> Double {
         let device = try FileBlockDevice(path: path, mode: .create)
-        let store = try Store.create(on: device, logicalSize: 1 << 40)
+        let store = try Store.create(on: device, logicalSize: 1 << 40, formatVersion: format)
         let writes = source.writes(pages: Int(bytes / 4096))
         let start = monotonicSeconds()
         try store.commit(writes)
@@ -119,7 +142,7 @@ struct StoreBench: ParsableCommand {
         // Phantom: an image with 4 MiB of data, then 1-page snapshots.
         let path = "\(work)/latency.img"
         let device = try FileBlockDevice(path: path, mode: .create)
-        let store = try Store.create(on: device, logicalSize: 1 << 40)
+        let store = try Store.create(on: device, logicalSize: 1 << 40, formatVersion: format)
         try store.commit(source.writes(pages: 1024))
         // Raw: one 4 KiB write + fdatasync into an existing 4 MiB file.
         let rawPath = "\(work)/latency.raw"
@@ -159,7 +182,7 @@ struct StoreBench: ParsableCommand {
         for bytes in [smallBytes, largeBytes] {
             let path = "\(work)/open-\(bytes).img"
             let device = try FileBlockDevice(path: path, mode: .create)
-            let store = try Store.create(on: device, logicalSize: 1 << 40)
+            let store = try Store.create(on: device, logicalSize: 1 << 40, formatVersion: format)
             // Several snapshots, as a running system makes them.
             let pages = Int(bytes / 4096)
             let step = max(1, pages / 8)

@@ -1,5 +1,5 @@
-// libFuzzer target: an image -> open the store -> load the world (object
-// memory + VM) -> heap check. The first byte chooses how the rest is read:
+// libFuzzer target: an image -> open the store (and, for an image file,
+// verify it) -> load the world (object memory + VM) -> heap check. The first byte chooses how the rest is read:
 //
 //   even: the bytes of an image file, opened as it is (superblocks, space
 //         map, snapshot tree, checksums: what a damaged file can hold);
@@ -98,6 +98,12 @@ public func fuzzImage(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         device = made
     }
     guard let store = try? Store.open(device, readOnly: true, verification: .newestSnapshot) else { return 0 }
+    if input[0] & 1 == 0 {
+        // A damaged file: the readers of every metadata block (both copies),
+        // the freed lists, the space map and the boot log.
+        _ = store.verify()
+        _ = try? store.damagedPages()
+    }
     loadWorld(store)
     return 0
 }
