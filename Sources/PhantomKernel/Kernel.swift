@@ -53,8 +53,30 @@ public final class Kernel: @unchecked Sendable {
         /// A fault to inject, for tests (`FaultInjection`; PHANTOM_FAULT on
         /// the command line); nil: none.
         public var fault: FaultInjection? = nil
+        /// Record this boot in the image's boot log and watch for crash
+        /// loops (`CrashLoopPolicy`); nil: the boot is not recorded (every
+        /// command but `run`, and read-only boots).
+        public var crashLoop: CrashLoopPolicy? = nil
+        /// Where the boot's warnings go (a crash loop, its rollback).
+        public var warn: @Sendable (String) -> Void = { line in _ = writeAll(2, line + "\n") }
 
         public init(imagePath: String) { self.imagePath = imagePath }
+    }
+
+    /// How boots are recorded and crash loops handled (docs/kernel.md, *Crash loops*).
+    public struct CrashLoopPolicy: Sendable {
+        /// K: this many failed boots in a row from the snapshot a boot would
+        /// start from make it start from the newest older one.
+        public var failedBoots = 3
+        /// False: count and warn, but never roll back (`--no-auto-rollback`).
+        public var autoRollback = true
+        /// A boot is healthy once it has run this long (ns) and a snapshot
+        /// begun after that has committed.
+        public var healthyAfter: UInt64 = 10_000_000_000
+        /// The most failed boots K may be: the boot log keeps 64 records.
+        public static let failedBootsRange = 1...64
+
+        public init() {}
     }
 
     /// What one snapshot cost.
@@ -82,16 +104,25 @@ public final class Kernel: @unchecked Sendable {
     let names: NameSpaceClass
     /// The newest durable snapshot, for the failure records of threads.
     let durable: DurableSnapshot
+    /// This boot's record in the boot log (nil: not recorded).
+    public private(set) var bootRecord: BootRecord? = nil
+    /// When and whether this boot becomes healthy (nil: not recorded).
+    private var health: BootHealth? = nil
 
     /// Boots the image: opens (or creates) it, restores the newest snapshot,
     /// binds the kernel classes.
     public init(_ options: Options) throws {
         self.options = options
         var isNew = false
+        var plan: BootPlan? = nil
         do {
             if access(options.imagePath, F_OK) == 0 {
                 device = try FileBlockDevice(path: options.imagePath, mode: options.readOnly ? .readOnly : .readWrite)
-                store = try Store.open(device, readOnly: options.readOnly, verification: .newestSnapshot)
+                var opened = try Store.open(device, readOnly: options.readOnly, verification: .newestSnapshot)
+                if let policy = options.crashLoop, !options.readOnly, opened.formatVersion >= 2 {
+                    plan = Self.planBoot(&opened, device: device, policy: policy, image: options.imagePath, warn: options.warn)
+                }
+                store = opened
             } else {
                 guard !options.mustExist && !options.readOnly else { throw KernelError("no image at \(options.imagePath) (phantom run creates one)") }
                 // Atomic: a failure (a full disk) leaves no half-made image.
@@ -122,8 +153,105 @@ public final class Kernel: @unchecked Sendable {
         names = NameSpaceClass()
         try connections.register(in: vm)
         try names.register(in: vm)
+        if let policy = options.crashLoop, !options.readOnly, store.formatVersion >= 2 {
+            recordBoot(plan ?? BootPlan(stale: [], note: ""), policy: policy)
+        }
         if options.fault == .abortAtBoot { FaultInjection.abortProcess("at boot, \(options.imagePath) open, before any instruction") }
         if !options.readOnly { startWriter() }
+    }
+
+    // MARK: - The boot log
+
+    /// What the boot log says before this boot is recorded.
+    struct BootPlan {
+        /// Records still `.running`: boots that died (to mark `.failed`).
+        var stale: [BootRecord]
+        /// The note for this boot's record.
+        var note: String
+    }
+
+    /// Reads the boot log, counts the failed boots in a row from the
+    /// snapshot this boot would start from, and rolls back one snapshot if
+    /// there are K or more (reopening the store on the older one). Writes
+    /// nothing else: the records are written once the VM has opened.
+    static func planBoot(_ store: inout Store, device: FileBlockDevice, policy: CrashLoopPolicy, image: String,
+                         warn: (String) -> Void) -> BootPlan {
+        let records = store.bootRecords
+        var plan = BootPlan(stale: records.filter { $0.outcome == .running }, note: "")
+        let from = store.newestSnapshot?.id ?? 0
+        // Newest first; a boot still `.running` died (it is marked failed below).
+        var failed = 0
+        for record in records.reversed() {
+            guard record.snapshot == from, record.outcome != .healthy else { break }
+            failed += 1
+        }
+        guard failed >= policy.failedBoots else { return plan }
+        let why = "\(failed) boots from snapshot \(from) failed (none became healthy)"
+        guard policy.autoRollback else {
+            warn("phantom: warning: \(why); not rolling back (--no-auto-rollback): starting from snapshot \(from) again")
+            plan.note = "\(failed) failed boots from snapshot \(from); no rollback (--no-auto-rollback)"
+            return plan
+        }
+        let kept = store.snapshots.map(\.id)
+        guard let older = kept.filter({ $0 < from }).max() else {
+            warn("phantom: warning: \(why), and \(image) keeps no older snapshot to roll back to: starting from snapshot \(from) as usual")
+            plan.note = "\(failed) failed boots from snapshot \(from); no older snapshot kept"
+            return plan
+        }
+        do {
+            try store.rollback(to: older)
+            // Reopened, so that the older snapshot is checked as the newest.
+            store = try Store.open(device, readOnly: false, verification: .newestSnapshot)
+        } catch {
+            warn("phantom: warning: \(why), but the rollback to snapshot \(older) failed (\(error)): starting from snapshot \(store.newestSnapshot?.id ?? 0)")
+            plan.note = "\(failed) failed boots from snapshot \(from); rollback to \(older) failed"
+            return plan
+        }
+        let dropped = kept.filter { $0 > older }.map(String.init).joined(separator: ", ")
+        warn("phantom: warning: \(why); starting from snapshot \(older), the newest older one (rolled back: dropped \(dropped)). `phantom snapshots --image \(image)` shows the boots; --no-auto-rollback turns this off")
+        plan.note = "rolled back from snapshot \(from) to \(older) after \(failed) failed boots from \(from)"
+        return plan
+    }
+
+    /// Marks the boots that died `.failed` and records this one (durable
+    /// writes, before any instruction). A write that fails is a warning:
+    /// the boot goes on without crash-loop detection.
+    private func recordBoot(_ plan: BootPlan, policy: CrashLoopPolicy) {
+        do {
+            for record in plan.stale {
+                let why = "did not become healthy"
+                try store.setBootOutcome(sequence: record.sequence, .failed, note: record.note.isEmpty ? why : record.note + "; " + why)
+            }
+            let record = try store.recordBoot(snapshot: store.newestSnapshot?.id ?? 0, note: plan.note)
+            bootRecord = record
+            health = BootHealth(sequence: record.sequence, healthyAt: HostClock.monotonicNanos() &+ policy.healthyAfter)
+        } catch {
+            options.warn("phantom: warning: cannot write the boot log of \(options.imagePath) (\(error)); this boot is not recorded")
+        }
+    }
+
+    /// Called after a snapshot of this boot committed (on the thread that
+    /// committed it, so never inside a pause and never beside a commit):
+    /// the first one begun after `healthyAfter` makes the boot healthy.
+    private func snapshotCommitted(epoch: UInt32) {
+        guard let health, health.becomesHealthy(committed: epoch) else { return }
+        do { try store.setBootOutcome(sequence: health.sequence, .healthy) } catch {
+            options.warn("phantom: warning: cannot write the boot log of \(options.imagePath) (\(error))")
+        }
+    }
+
+    /// After the final snapshot of `run` (mutator, writer idle): a boot that
+    /// ended cleanly is healthy, also before `healthyAfter`: it did not crash.
+    private func endedCleanly(elapsedNanos: UInt64) {
+        guard let health, let record = bootRecord, health.endsCleanly() else { return }
+        var note: String? = nil
+        if HostClock.monotonicNanos() < health.healthyAt {
+            let ended = "ended cleanly after \(String(format: "%.3f", Double(elapsedNanos) / 1e9)) s, before --healthy-after"
+            note = record.note.isEmpty ? ended : record.note + "; " + ended
+        }
+        do { try store.setBootOutcome(sequence: health.sequence, .healthy, note: note) } catch {
+            options.warn("phantom: warning: cannot write the boot log of \(options.imagePath) (\(error))")
+        }
     }
 
     deinit {
@@ -224,6 +352,7 @@ public final class Kernel: @unchecked Sendable {
             }
         }
         try finalSnapshot()
+        if let health { endedCleanly(elapsedNanos: HostClock.monotonicNanos() &- health.startedAt) }
         return reason
     }
 
@@ -248,6 +377,7 @@ public final class Kernel: @unchecked Sendable {
         vm.prepareForSnapshot()
         guard let ticket = space.beginSnapshot() else { return }
         let pause = HostClock.monotonicNanos() - started
+        if let health, started >= health.healthyAt { health.arm(ticket.epoch) }
         onSnapshotBegin?()
         snapshotWriter?.write(ticket, pauseNanos: pause)
     }
@@ -255,10 +385,11 @@ public final class Kernel: @unchecked Sendable {
     private func startWriter() {
         let log = options.snapshotLog
         let durable = self.durable
-        snapshotWriter = SnapshotWriter(space: space) { report in
+        snapshotWriter = SnapshotWriter(space: space) { [weak self] report in
             // A failure is kept by the writer (`failure`), for the run loop.
             guard case let .success(info) = report.result else { return }
             durable.id = info.id
+            self?.snapshotCommitted(epoch: report.ticket.epoch)
             log?(SnapshotReport(id: info.id, pages: Int(info.pagesWritten), bytes: info.bytesWritten,
                                 pauseNanos: report.pauseNanos, writeNanos: report.writeNanos))
         }
@@ -293,5 +424,45 @@ final class DurableSnapshot: @unchecked Sendable {
     var id: UInt64 {
         get { lock.withLock { value } }
         set { lock.withLock { value = newValue } }
+    }
+}
+
+/// Whether this boot has become healthy: armed by the mutator with the
+/// first snapshot begun after `healthyAt`, taken by the writer thread when
+/// that snapshot (or a later one) commits.
+final class BootHealth: @unchecked Sendable {
+    let sequence: UInt64
+    let startedAt: UInt64
+    let healthyAt: UInt64
+    private let lock = NSLock()
+    private var armedEpoch: UInt32? = nil
+    private var done = false
+
+    init(sequence: UInt64, healthyAt: UInt64) {
+        self.sequence = sequence
+        startedAt = HostClock.monotonicNanos()
+        self.healthyAt = healthyAt
+    }
+
+    func arm(_ epoch: UInt32) {
+        lock.withLock { if armedEpoch == nil { armedEpoch = epoch } }
+    }
+
+    /// True once: the snapshot of `epoch` committed, and it is the armed
+    /// one or later.
+    func becomesHealthy(committed epoch: UInt32) -> Bool {
+        lock.withLock {
+            guard !done, let armed = armedEpoch, epoch >= armed else { return false }
+            done = true
+            return true
+        }
+    }
+
+    /// True if the boot was not healthy yet (it is now).
+    func endsCleanly() -> Bool {
+        lock.withLock {
+            defer { done = true }
+            return !done
+        }
     }
 }

@@ -148,11 +148,27 @@ struct RunCommand: ParsableCommand {
     @Option(help: "A host directory that fio: connections may use.") var share: String?
     @Flag(help: "Log every snapshot (id, pages, bytes, pause, write time).") var verbose = false
     @Flag(help: .hidden) var markSnapshots = false
+    @Option(help: "A boot is healthy once it has run this long and a snapshot taken after that has committed, e.g. 10s, 500ms.") var healthyAfter: String = "10s"
+    @Option(help: ArgumentHelp("After this many failed boots in a row from one snapshot, boot from the newest older one (1...64).", valueName: "K"))
+    var crashLoopBoots: String = "3"
+    @Flag(help: "Record boots and warn of a crash loop, but never roll back by itself.") var noAutoRollback = false
     @Argument(help: "A program to install and start.") var file: String?
+
+    /// K, if it is a whole number in range.
+    var failedBoots: Int? {
+        guard crashLoopBoots.allSatisfy({ $0.isASCII && $0.isNumber }), let k = Int(crashLoopBoots),
+              Kernel.CrashLoopPolicy.failedBootsRange.contains(k) else { return nil }
+        return k
+    }
 
     func validate() throws {
         if let file, !FileManager.default.fileExists(atPath: file) { throw ValidationError("no such file: \(file)") }
         guard parseDuration(snapshotInterval) != nil else { throw ValidationError("--snapshot-interval: expected a duration such as 100ms or 1s (at most 100 years), not \(snapshotInterval)") }
+        guard parseDuration(healthyAfter) != nil else { throw ValidationError("--healthy-after: expected a duration such as 100ms or 10s (at most 100 years), not \(healthyAfter)") }
+        guard failedBoots != nil else {
+            let range = Kernel.CrashLoopPolicy.failedBootsRange
+            throw ValidationError("--crash-loop-boots: expected a whole number from \(range.lowerBound) to \(range.upperBound) (the boot log keeps 64 boots), not \(crashLoopBoots)")
+        }
         if let share {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: share, isDirectory: &isDirectory) else { throw ValidationError("--share: \(share) does not exist") }
@@ -170,6 +186,11 @@ struct RunCommand: ParsableCommand {
             let kernel = try bootKernel(imageOption.image) { options in
                 options.snapshotInterval = parseDuration(snapshotInterval) ?? 1_000_000_000
                 options.share = share
+                var policy = Kernel.CrashLoopPolicy()
+                policy.failedBoots = failedBoots ?? 3
+                policy.healthyAfter = parseDuration(healthyAfter) ?? 10_000_000_000
+                policy.autoRollback = !noAutoRollback
+                options.crashLoop = policy
                 options.snapshotLog = { report in
                     logger.log(report)
                     if marks { StandardOutput.write("#durable \(report.id)\n") }
@@ -390,16 +411,49 @@ struct SnapshotsCommand: ParsableCommand {
             let device: FileBlockDeviceHandle
             do { device = try FileBlockDeviceHandle(path: imageOption.image) } catch { throw UserError("\(error)") }
             let snapshots = device.store.snapshots
+            // Format 1 has no boot log: no boots, and the output is as before.
+            let hasBootLog = device.store.formatVersion >= 2
+            let boots = device.store.bootRecords
+            func bootJSON(_ boot: BootRecord, snapshot: Bool) -> [String: Any] {
+                var object: [String: Any] = ["sequence": boot.sequence, "started_ns": boot.startedNanos, "outcome": outcomeName(boot.outcome), "note": boot.note]
+                if snapshot { object["snapshot"] = boot.snapshot }
+                return object
+            }
             if json {
-                try printJSON(["snapshots": snapshots.map { ["id": $0.id, "time_ns": $0.timeNanos, "pages_written": $0.pagesWritten,
-                                                         "bytes_written": $0.bytesWritten, "pages_mapped": $0.pagesMapped] as [String: Any] }])
+                var top: [String: Any] = ["snapshots": snapshots.map { snapshot -> [String: Any] in
+                    var object: [String: Any] = ["id": snapshot.id, "time_ns": snapshot.timeNanos, "pages_written": snapshot.pagesWritten,
+                                                 "bytes_written": snapshot.bytesWritten, "pages_mapped": snapshot.pagesMapped]
+                    if hasBootLog { object["boots"] = boots.filter { $0.snapshot == snapshot.id }.map { bootJSON($0, snapshot: false) } }
+                    return object
+                }]
+                if hasBootLog { top["boots"] = boots.map { bootJSON($0, snapshot: true) } }
+                try printJSON(top)
                 return
+            }
+            func bootLine(_ boot: BootRecord) -> String {
+                "    boot \(boot.sequence)  \(formatTime(Int64(clamping: boot.startedNanos)))  \(outcomeName(boot.outcome))" + (boot.note.isEmpty ? "" : "  \(boot.note)")
             }
             print(pad("ID", 8) + pad("TAKEN (UTC)", 26) + pad("PAGES WRITTEN", 15) + "PAGES MAPPED")
             for snapshot in snapshots {
                 print(pad("\(snapshot.id)", 8) + pad(formatTime(snapshot.timeNanos), 26) + pad("\(snapshot.pagesWritten)", 15) + "\(snapshot.pagesMapped)")
+                for boot in boots where boot.snapshot == snapshot.id { print(bootLine(boot)) }
+            }
+            let kept = Set(snapshots.map(\.id))
+            let others = boots.filter { !kept.contains($0.snapshot) }
+            if !others.isEmpty {
+                print("boots from snapshots no longer kept (or from none):")
+                for boot in others { print(bootLine(boot) + "  (from \(boot.snapshot == 0 ? "no snapshot" : "snapshot \(boot.snapshot)"))") }
             }
         }
+    }
+}
+
+/// A boot outcome as `snapshots` prints it (text and JSON).
+func outcomeName(_ outcome: BootOutcome) -> String {
+    switch outcome {
+    case .running: "running"
+    case .healthy: "healthy"
+    case .failed: "failed"
     }
 }
 

@@ -68,7 +68,8 @@ extension CLITests {
         #expect(try phantom("install", "--image", killed, program).exitedWith0)
         #expect(try phantom("start", "--image", killed, "churn").exitedWith0)
         for _ in 0..<40 {
-            let run = try Child(["run", "--image", killed, "--snapshot-interval", "50ms"])
+            // A kill loop is a crash loop: no rollback (it would drop snapshots, not grow them).
+            let run = try Child(["run", "--image", killed, "--snapshot-interval", "50ms", "--no-auto-rollback"])
             usleep(150_000)
             _ = run.kill()
             _ = run.wait()

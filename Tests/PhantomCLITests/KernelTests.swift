@@ -128,7 +128,8 @@ import Darwin
         var generator = SystemRandomNumberGenerator()
         var log = CounterLog()
         for round in 0..<Self.sigkillRounds {
-            var arguments = ["run", "--image", image, "--snapshot-interval", "30ms", "--mark-snapshots"]
+            // A kill loop is a crash loop: no rollback, so that every run resumes from the newest durable snapshot.
+            var arguments = ["run", "--image", image, "--snapshot-interval", "30ms", "--mark-snapshots", "--no-auto-rollback"]
             if round == 0 { arguments.append(program) }
             let child = try Child(arguments)
             usleep(UInt32.random(in: 40_000...160_000, using: &generator))
@@ -284,7 +285,7 @@ import Darwin
         var lastRound = 0
         var resumed = 0
         for round in 0..<20 {
-            var arguments = ["run", "--image", image, "--snapshot-interval", "20ms"]
+            var arguments = ["run", "--image", image, "--snapshot-interval", "20ms", "--no-auto-rollback"]  // a kill loop: no rollback
             if round == 0 { arguments.append(program) }
             let child = try Child(arguments)
             usleep(UInt32.random(in: 60_000...200_000, using: &generator))
@@ -447,7 +448,7 @@ import Darwin
         var generator = SystemRandomNumberGenerator()
         var audits = 0
         for round in 0..<12 {
-            var arguments = ["run", "--image", image, "--snapshot-interval", "25ms"]
+            var arguments = ["run", "--image", image, "--snapshot-interval", "25ms", "--no-auto-rollback"]  // a kill loop: no rollback
             if round == 0 { arguments.append(program) }
             let child = try Child(arguments)
             usleep(UInt32.random(in: 60_000...200_000, using: &generator))
