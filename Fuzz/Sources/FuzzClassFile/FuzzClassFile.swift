@@ -1,4 +1,5 @@
-// libFuzzer target: bytes of a class file -> decoder -> verifier.
+// libFuzzer target: bytes of a class file -> decoder -> verifier; bytes that
+// start with "phfr:" go to the decoder of the original's class files.
 // Every input must be accepted or refused with an error; a trap, a sanitizer
 // report or a hang is a bug in PhantomVM.
 import PhantomVM
@@ -6,6 +7,10 @@ import PhantomVM
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzClassFile(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let bytes = size == 0 ? [] : Array(UnsafeBufferPointer(start: data, count: size))
+    if OriginalClassFile.looksLikeOriginal(bytes) {
+        _ = try? OriginalClassFile(decoding: bytes)
+        return 0
+    }
     guard let file = try? ClassFile(decoding: bytes) else { return 0 }
     // Verified as a root class and as a child of a class with a few fields.
     _ = try? Verifier.verify(file)
