@@ -49,7 +49,9 @@ let package = Package(
         .testTarget(name: "PhantomHostTests", dependencies: ["PhantomHost"]),
         .testTarget(name: "PhantomStoreTests", dependencies: ["PhantomStore", "PhantomHost", "CPhantomSupport"]),
         .testTarget(name: "PhantomMemoryTests", dependencies: ["PhantomMemory", "PhantomStore", "PhantomHost"]),
-        .testTarget(name: "PhantomVMTests", dependencies: ["PhantomVM", "PhantomMemory", "PhantomStore", "PhantomHost"]),
+        // Programs/: the .pa programs and their expected output, read by OpcodeProgramTests.
+        .testTarget(name: "PhantomVMTests", dependencies: ["PhantomVM", "PhantomMemory", "PhantomStore", "PhantomHost"],
+                    exclude: ["Programs"]),
         .testTarget(name: "PhantomCompilerTests",
                     dependencies: ["PhantomCompiler", "PhantomVM", "PhantomMemory", "PhantomStore", "PhantomHost"]),
         .testTarget(name: "PhantomKernelTests", dependencies: ["PhantomKernel", "PhantomHost"]),
