@@ -413,11 +413,11 @@ final class MethodCompiler {
             emitter.op(.fromf)
         case (.long, .int), (.float, .int), (.double, .int), (.float, .long), (.double, .long), (.double, .float):
             error("\(from) cannot be used as \(to) without a cast (\(context)): write (\(to))", at: position)
-        case (_, .any), (_, .object(KernelClasses.object)):
+        case (_, .any), (_, .object(InternalClassTable.object)):
             if from.isNumeric { box(from, at: position) }
-        case (.int, .object(KernelClasses.int)):
+        case (.int, .object(InternalClassTable.int)):
             box(.int)
-        case (.any, _) where to.isNumeric, (.object(KernelClasses.int), .int):
+        case (.any, _) where to.isNumeric, (.object(InternalClassTable.int), .int):
             unbox(to, at: position)
         case (.null, _) where to.isNumeric:
             error("null cannot be \(to) (\(context))", at: position)
@@ -871,8 +871,8 @@ final class MethodCompiler {
     /// Pushes the class a catcher catches (`null`: everything).
     private func pushClass(of type: ValueType, at position: Int) {
         switch type {
-        case .any, .object(KernelClasses.object): emitter.op(.summonNull)
-        case .int: emitter.summon(className: KernelClasses.int)
+        case .any, .object(InternalClassTable.object): emitter.op(.summonNull)
+        case .int: emitter.summon(className: InternalClassTable.int)
         case let .object(name): emitter.summon(className: name)
         default:
             error("cannot catch \(type)", at: position)
@@ -883,10 +883,10 @@ final class MethodCompiler {
     private func synchronizedStatement(_ lock: Expr, _ body: Stmt) {
         withScope {
             let type = typeOf(lock)
-            if type != .object(KernelClasses.mutex) && type != .any {
+            if type != .object(InternalClassTable.mutex) && type != .any {
                 error("synchronized needs a .internal.mutex, found \(type)", at: lock.position)
             }
-            let (local, _) = temporary(.object(KernelClasses.mutex))
+            let (local, _) = temporary(.object(InternalClassTable.mutex))
             push(lock, as: .any, context: "the mutex")
             emitter.op(.osDup)
             store(local)
@@ -1173,7 +1173,7 @@ final class MethodCompiler {
             }
             if let found = table.lookupClass(name, file: file) {
                 emitter.summon(className: found.name)
-                return .object(KernelClasses.classClass)
+                return .object(InternalClassTable.classClass)
             }
             error("unknown name '\(name)'", at: at)
             emitter.op(.summonNull)
@@ -1185,7 +1185,7 @@ final class MethodCompiler {
                 return .any
             }
             emitter.summon(className: found.name)
-            return .object(KernelClasses.classClass)
+            return .object(InternalClassTable.classClass)
         case let .member(receiver, name):
             return member(receiver, name, at: at)
         case let .call(receiver, name, arguments):
@@ -1313,7 +1313,7 @@ final class MethodCompiler {
         let type = typeOf(receiver)
         if name == "length" || name == "size" {
             if case .array = type { pushReceiver(receiver); emitter.call(10, arguments: 0); unbox(.int); return .int }
-            if type == .object(KernelClasses.array) { pushReceiver(receiver); emitter.call(10, arguments: 0); unbox(.int); return .int }
+            if type == .object(InternalClassTable.array) { pushReceiver(receiver); emitter.call(10, arguments: 0); unbox(.int); return .int }
         }
         guard let field = fieldOf(type, name, at: position), let getter = field.getter else {
             value(receiver)
@@ -1349,13 +1349,13 @@ final class MethodCompiler {
             guard let owner = table.classes[className] else { return fail("unknown class \(className)") }
             return owner.method(named: name, arity: arity) ?? fail(describe(owner))
         case .int, .long, .float, .double:
-            guard let owner = table.classes[KernelClasses.int] else { return nil }
-            return KernelClasses.universal(named: name, arity: arity, owner: owner) ?? fail("\(type) values have no method '\(name)' (only equals, toString and hashCode)")
+            guard let owner = table.classes[InternalClassTable.int] else { return nil }
+            return InternalClassTable.universal(named: name, arity: arity, owner: owner) ?? fail("\(type) values have no method '\(name)' (only equals, toString and hashCode)")
         case .array:
-            guard let owner = table.classes[KernelClasses.array] else { return nil }
+            guard let owner = table.classes[InternalClassTable.array] else { return nil }
             return owner.method(named: name, arity: arity) ?? fail("arrays have no method '\(name)' with \(arity) argument\(arity == 1 ? "" : "s"); use a[i], a[i] = v, a.length, a.append(v)")
         case .any:
-            if let owner = table.classes[KernelClasses.object], let universal = KernelClasses.universal(named: name, arity: arity, owner: owner) {
+            if let owner = table.classes[InternalClassTable.object], let universal = InternalClassTable.universal(named: name, arity: arity, owner: owner) {
                 return universal
             }
             let candidates = table.methodsAnywhere(named: name, arity: arity)
@@ -1499,7 +1499,7 @@ final class MethodCompiler {
     private func newArray(_ element: TypeSyntax, _ size: Expr?, at position: Int) -> ValueType {
         var elementType = table.resolve(element, file: file, at: position)
         if elementType == .void { elementType = .any }
-        emitter.summon(className: KernelClasses.array)
+        emitter.summon(className: InternalClassTable.array)
         emitter.op(.new)
         guard let size else { return .array(elementType) }
         // Fill n elements with the default value, from n-1 down to 0.
@@ -1547,7 +1547,7 @@ final class MethodCompiler {
     private func elementType(of type: ValueType, at position: Int) -> (ValueType, getOrdinal: Int)? {
         switch type {
         case let .array(element): return (element, 8)
-        case .object(KernelClasses.array): return (.any, 8)
+        case .object(InternalClassTable.array): return (.any, 8)
         case .any: return (.any, 8)
         default:
             error("\(type) cannot be indexed", at: position)
@@ -1922,7 +1922,7 @@ final class MethodCompiler {
             if source.isNumeric {
                 value(operand)
                 numericCast(from: source, to: target, at: position)
-            } else if source == .any || source == .object(KernelClasses.int) {
+            } else if source == .any || source == .object(InternalClassTable.int) {
                 value(operand)
                 unbox(target == .int ? .int : target, at: position)
             } else {
@@ -1935,7 +1935,7 @@ final class MethodCompiler {
         if target == .void { error("cannot cast to void", at: position); discard(operand); emitter.op(.summonNull); return .any }
         let found = value(operand)
         if found.isNumeric {
-            if target == .any || target == .object(KernelClasses.object) || target == .object(KernelClasses.int) && found == .int {
+            if target == .any || target == .object(InternalClassTable.object) || target == .object(InternalClassTable.int) && found == .int {
                 box(found, at: position)
                 return target
             }
@@ -1985,8 +1985,8 @@ final class MethodCompiler {
         let className: String
         switch target {
         case let .object(name): className = name
-        case .int: className = KernelClasses.int
-        case .array: className = KernelClasses.array
+        case .int: className = InternalClassTable.int
+        case .array: className = InternalClassTable.array
         default:
             error("instanceof needs a class, found \(target)", at: position)
             emitter.op(.osDrop)
@@ -2124,15 +2124,15 @@ final class MethodCompiler {
         case let .name(name):
             if let local = lookup(name) { return local.type }
             if let field = cls.field(named: name) { return field.type }
-            if table.lookupClass(name, file: file) != nil { return .object(KernelClasses.classClass) }
+            if table.lookupClass(name, file: file) != nil { return .object(InternalClassTable.classClass) }
             return .any
-        case .className: return .object(KernelClasses.classClass)
+        case .className: return .object(InternalClassTable.classClass)
         case let .member(receiver, name):
             if case .this = receiver.kind, let field = cls.field(named: name) { return field.type }
             let type = typeOf(receiver)
             if name == "length" || name == "size" {
                 if case .array = type { return .int }
-                if type == .object(KernelClasses.array) { return .int }
+                if type == .object(InternalClassTable.array) { return .int }
             }
             if case let .object(className) = type, let owner = table.classes[className], let field = owner.field(named: name) { return field.type }
             if type == .any {
@@ -2184,6 +2184,6 @@ final class MethodCompiler {
 
 extension ValueType {
     /// Untyped values and the VM's arrays can be indexed as arrays of anything.
-    var normalizedArray: ValueType { self == .any || self == .object(KernelClasses.array) ? .array(.any) : self }
+    var normalizedArray: ValueType { self == .any || self == .object(InternalClassTable.array) ? .array(.any) : self }
 }
 
