@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// One block (4 KiB) of memory owned by the store: a tree node, a bitmap
 /// page, a superblock or a freed-list block. Page-aligned so that it can be
 /// handed to the device as is. Integers inside are little-endian.
@@ -13,12 +7,8 @@ final class BlockBuffer {
 
     /// A zero-filled block.
     init() {
-        var memory: UnsafeMutableRawPointer?
-        guard posix_memalign(&memory, Layout.blockSize, Layout.blockSize) == 0, let memory else {
-            fatalError("out of memory allocating a 4 KiB block buffer")
-        }
-        memset(memory, 0, Layout.blockSize)
-        bytes = memory
+        bytes = UnsafeMutableRawPointer.allocate(byteCount: Layout.blockSize, alignment: Layout.blockSize)
+        bytes.initializeMemory(as: UInt8.self, repeating: 0, count: Layout.blockSize)
     }
 
     /// A copy of another block.
@@ -27,7 +17,7 @@ final class BlockBuffer {
         bytes.copyMemory(from: other.bytes, byteCount: Layout.blockSize)
     }
 
-    deinit { free(bytes) }
+    deinit { bytes.deallocate() }
 
     /// The whole block as a read-only buffer.
     var raw: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: bytes, count: Layout.blockSize) }
@@ -37,7 +27,7 @@ final class BlockBuffer {
     /// CRC32C of the whole block.
     var checksum: UInt32 { crc32c(raw) }
 
-    func zero() { memset(bytes, 0, Layout.blockSize) }
+    func zero() { bytes.initializeMemory(as: UInt8.self, repeating: 0, count: Layout.blockSize) }
 
     @inline(__always) func u64(_ offset: Int) -> UInt64 {
         UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))

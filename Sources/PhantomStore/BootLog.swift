@@ -32,11 +32,6 @@
 
 import PhantomHost
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// How a boot ended, as the kernel reports it.
 public enum BootOutcome: UInt8, Sendable {
@@ -94,7 +89,7 @@ struct BootLog {
     }
 
     func encode(into buffer: UnsafeMutableRawBufferPointer, imageID: (UInt64, UInt64)) {
-        memset(buffer.baseAddress!, 0, Self.bytes)
+        buffer.baseAddress!.initializeMemory(as: UInt8.self, repeating: 0, count: Self.bytes)
         func put64(_ offset: Int, _ value: UInt64) { buffer.storeBytes(of: value.littleEndian, toByteOffset: offset, as: UInt64.self) }
         put64(0, Self.magic)
         put64(8, generation)

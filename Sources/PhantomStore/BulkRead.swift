@@ -11,10 +11,9 @@
 import Dispatch
 import PhantomHost
 
+import Synchronization
 #if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
+import Glibc  // madvise, until PhantomHost has the virtual-memory adapter
 #endif
 
 /// Where one page of a snapshot lives: its device block and the checksum
@@ -129,39 +128,34 @@ extension Store {
         let runBlocks = runs.map(\.count).max() ?? 1
         let workers = parallel && sorted.count >= Self.parallelVerifyThreshold && runs.count > 1 ? 2 : 1
 
-        final class Shared: @unchecked Sendable {
-            var lock = pthread_mutex_t()
-            var deviceLock = pthread_mutex_t()
-            var next = 0
-            var failure: (run: Int, error: StoreError)?
-            var stats = BulkReadStats()
-            init() {
-                pthread_mutex_init(&lock, nil)
-                pthread_mutex_init(&deviceLock, nil)
+        final class Shared: Sendable {
+            struct Progress {
+                var next = 0
+                var failure: (run: Int, error: StoreError)?
+                var stats = BulkReadStats()
             }
-            deinit {
-                pthread_mutex_destroy(&lock)
-                pthread_mutex_destroy(&deviceLock)
-            }
+            let progress = Mutex(Progress())
+            /// Held around each device read (a device is not thread-safe).
+            let deviceLock = Mutex(())
             /// The next run to do, or nil when done or after a failure.
             func take(_ count: Int) -> Int? {
-                pthread_mutex_lock(&lock)
-                defer { pthread_mutex_unlock(&lock) }
-                guard failure == nil, next < count else { return nil }
-                next += 1
-                return next - 1
+                progress.withLock { state in
+                    guard state.failure == nil, state.next < count else { return nil }
+                    state.next += 1
+                    return state.next - 1
+                }
             }
             func fail(_ run: Int, _ error: StoreError) {
-                pthread_mutex_lock(&lock)
-                if failure == nil || run < failure!.run { failure = (run, error) }
-                pthread_mutex_unlock(&lock)
+                progress.withLock { state in
+                    if state.failure == nil || run < state.failure!.run { state.failure = (run, error) }
+                }
             }
             func add(_ more: BulkReadStats) {
-                pthread_mutex_lock(&lock)
-                stats.pages += more.pages
-                stats.reads += more.reads
-                stats.pagesCopied += more.pagesCopied
-                pthread_mutex_unlock(&lock)
+                progress.withLock { state in
+                    state.stats.pages += more.pages
+                    state.stats.reads += more.reads
+                    state.stats.pagesCopied += more.pagesCopied
+                }
             }
         }
         let shared = Shared()
@@ -175,25 +169,24 @@ extension Store {
             var stats = BulkReadStats()
             var bounce: UnsafeMutableRawPointer?
             defer {
-                if let bounce { free(bounce) }
+                bounce?.deallocate()
                 shared.add(stats)
             }
             func read(_ buffer: UnsafeMutableRawPointer, count: Int, block: UInt64) throws(StoreError) {
-                pthread_mutex_lock(&shared.deviceLock)
-                defer { pthread_mutex_unlock(&shared.deviceLock) }
-                do throws(BlockDeviceError) {
-                    try store.device.read(into: UnsafeMutableRawBufferPointer(start: buffer, count: count * pageSize), at: block << Layout.blockShift)
-                } catch {
-                    throw StoreError(error)
+                let outcome: Result<Void, BlockDeviceError> = shared.deviceLock.withLock { _ in
+                    do throws(BlockDeviceError) {
+                        try store.device.read(into: UnsafeMutableRawBufferPointer(start: buffer, count: count * pageSize), at: block << Layout.blockShift)
+                        return .success(())
+                    } catch {
+                        return .failure(error)
+                    }
                 }
+                if case let .failure(error) = outcome { throw StoreError(error) }
                 stats.reads += 1
             }
             func bounceBuffer() -> UnsafeMutableRawPointer {
                 if let bounce { return bounce }
-                var memory: UnsafeMutableRawPointer?
-                guard posix_memalign(&memory, pageSize, runBlocks * pageSize) == 0, let memory else {
-                    fatalError("out of memory allocating a \(runBlocks * pageSize)-byte read buffer")
-                }
+                let memory = UnsafeMutableRawPointer.allocate(byteCount: runBlocks * pageSize, alignment: pageSize)
                 bounce = memory
                 return memory
             }
@@ -253,8 +246,9 @@ extension Store {
         } else {
             DispatchQueue.concurrentPerform(iterations: workers) { _ in work() }
         }
-        if let failure = shared.failure { throw failure.error }
-        return shared.stats
+        let outcome = shared.progress.withLock { $0 }
+        if let failure = outcome.failure { throw failure.error }
+        return outcome.stats
     }
 }
 
