@@ -9,23 +9,6 @@
 
 import PhantomVM
 
-/// Opcodes the compiler emits that this build's `Opcode` may not have yet
-/// (the numeric-type extension of the VM). Raw values of the original.
-enum ExtendedOpcode: UInt8 {
-    case prefixLong = 0x5C
-    case prefixFloat = 0x5D
-    case prefixDouble = 0x5E
-    case ieq = 0x64
-    case ineq = 0x65
-    case fromInt = 0x74
-    case fromLong = 0x75
-    case fromFloat = 0x76
-    case fromDouble = 0x77
-
-    /// Whether the VM this compiler is linked with knows the opcode.
-    var isSupported: Bool { Opcode(rawValue: rawValue) != nil }
-}
-
 /// A jump target inside a method.
 struct Label: Hashable {
     let id: Int
@@ -102,11 +85,16 @@ struct Emitter {
 
     private mutating func u8(_ value: Int) { code.append(UInt8(truncatingIfNeeded: value)) }
 
-    /// Every instruction starts here (operands follow with `u8`/`u32`).
-    private mutating func start(_ opcode: UInt8) {
+    /// Every instruction starts here (operands follow with `u8`/`u32`),
+    /// with the stack effect of `Opcode.stackEffect` (the operands' for
+    /// `call` and `stack_reserve`, which the callers apply).
+    private mutating func start(_ opcode: Opcode) {
         lastInstruction = code.count
         labelAfterLast = false
-        code.append(opcode)
+        code.append(opcode.rawValue)
+        if let effect = opcode.stackEffect {
+            adjust(effect.popObjects, effect.popIntegers, effect.pushObjects, effect.pushIntegers)
+        }
     }
 
     /// If the last instruction is an (unprefixed) `o2i` that nothing jumps
@@ -114,10 +102,7 @@ struct Emitter {
     /// object stack, so an `i2o` that would follow is not needed.
     mutating func removeTrailingUnbox() -> Bool {
         guard lastInstruction == code.count - 1, !labelAfterLast, code.last == Opcode.o2i.rawValue else { return false }
-        if lastInstruction > 0, ExtendedOpcode(rawValue: code[lastInstruction - 1]) != nil,
-           [ExtendedOpcode.prefixLong, .prefixFloat, .prefixDouble].contains(ExtendedOpcode(rawValue: code[lastInstruction - 1])!) {
-            return false
-        }
+        if lastInstruction > 0, Opcode(rawValue: code[lastInstruction - 1])?.prefixType != nil { return false }
         code.removeLast()
         lastInstruction = -1
         adjust(0, 1, 1, 0)
@@ -148,62 +133,54 @@ struct Emitter {
 
     // MARK: - Instructions
 
-    /// An instruction without operands, with its stack effect.
-    mutating func op(_ opcode: Opcode, pop: (Int, Int) = (0, 0), push: (Int, Int) = (0, 0)) {
-        start(opcode.rawValue)
-        adjust(pop.0, pop.1, push.0, push.1)
+    /// An instruction without operands (or a type prefix), with the stack
+    /// effect the opcode table gives it.
+    mutating func op(_ opcode: Opcode) {
+        precondition(opcode.operands == .none, "\(opcode.mnemonic) has operands")
+        start(opcode)
         if opcode == .ret || opcode == .throw { reachable = false }
-    }
-
-    /// A prefix (`prefix_long`, ...) or an extended instruction by raw value.
-    mutating func raw(_ opcode: ExtendedOpcode, pop: (Int, Int) = (0, 0), push: (Int, Int) = (0, 0)) {
-        start(opcode.rawValue)
-        adjust(pop.0, pop.1, push.0, push.1)
     }
 
     mutating func iconst(_ value: Int32) {
         switch value {
-        case 0: op(.iconst0, push: (0, 1))
-        case 1: op(.iconst1, push: (0, 1))
-        case -128...127: start(Opcode.iconst8.rawValue); u8(Int(value)); adjust(0, 0, 0, 1)
-        default: start(Opcode.iconst32.rawValue); u32(Int(value)); adjust(0, 0, 0, 1)
+        case 0: op(.iconst0)
+        case 1: op(.iconst1)
+        case -128...127: start(.iconst8); u8(Int(value))
+        default: start(.iconst32); u32(Int(value))
         }
     }
 
     /// `iconst` with its 32-bit operand (after `prefix_float`: a float's bits).
     mutating func iconst32(_ bits: UInt32) {
-        start(Opcode.iconst32.rawValue); u32(Int(bits)); adjust(0, 0, 0, 1)
+        start(.iconst32); u32(Int(bits))
     }
 
     /// `iconst_64` (after `prefix_long`/`prefix_double`: the raw 64 bits).
     mutating func iconst64(_ bits: UInt64) {
-        start(Opcode.iconst64.rawValue)
+        start(.iconst64)
         for shift in stride(from: 56, through: 0, by: -8) { u8(Int(truncatingIfNeeded: bits >> UInt64(shift))) }
-        adjust(0, 0, 0, 1)
     }
 
-    mutating func osGet(_ slot: Int) { start(Opcode.osGet32.rawValue); u32(slot); adjust(0, 0, 1, 0) }
-    mutating func osSet(_ slot: Int) { start(Opcode.osSet32.rawValue); u32(slot); adjust(1, 0, 0, 0) }
+    mutating func osGet(_ slot: Int) { start(.osGet32); u32(slot) }
+    mutating func osSet(_ slot: Int) { start(.osSet32); u32(slot) }
     mutating func isGet(_ slot: Int, counter: Bool = false) {
-        start(Opcode.isGet32.rawValue)
+        start(.isGet32)
         if counter { counterOperands.append(code.count) }
         u32(slot)
-        adjust(0, 0, 0, 1)
     }
     mutating func isSet(_ slot: Int, counter: Bool = false) {
-        start(Opcode.isSet32.rawValue)
+        start(.isSet32)
         if counter { counterOperands.append(code.count) }
         u32(slot)
-        adjust(0, 1, 0, 0)
     }
-    mutating func osLoad(_ field: Int) { start(Opcode.osLoad8.rawValue); u8(field); adjust(0, 0, 1, 0) }
-    mutating func osSave(_ field: Int) { start(Opcode.osSave8.rawValue); u8(field); adjust(1, 0, 0, 0) }
-    mutating func isLoad(_ field: Int) { start(Opcode.isLoad8.rawValue); u8(field); adjust(0, 0, 0, 1) }
-    mutating func isSave(_ field: Int) { start(Opcode.isSave8.rawValue); u8(field); adjust(0, 1, 0, 0) }
+    mutating func osLoad(_ field: Int) { start(.osLoad8); u8(field) }
+    mutating func osSave(_ field: Int) { start(.osSave8); u8(field) }
+    mutating func isLoad(_ field: Int) { start(.isLoad8); u8(field) }
+    mutating func isSave(_ field: Int) { start(.isSave8); u8(field) }
 
     /// `call ORDINAL N`: pops N arguments and the receiver, pushes the result.
     mutating func call(_ ordinal: Int, arguments: Int) {
-        start(Opcode.call8.rawValue); u8(ordinal); u32(arguments)
+        start(.call8); u8(ordinal); u32(arguments)
         adjust(arguments + 1, 0, 1, 0)
     }
 
@@ -217,47 +194,44 @@ struct Emitter {
             constants.append(text)
             constantIndex[text] = index
         }
-        start(Opcode.constPool.rawValue); u32(index); adjust(0, 0, 1, 0)
+        start(.constPool); u32(index)
     }
 
     mutating func summon(className: String) {
         let bytes = Array(className.utf8)
-        start(Opcode.summonByName.rawValue); u32(bytes.count); code += bytes
-        adjust(0, 0, 1, 0)
+        start(.summonByName); u32(bytes.count); code += bytes
     }
 
     mutating func jump(_ label: Label) {
-        start(Opcode.jmp.rawValue)
+        start(.jmp)
         target(label, heights: (objects, integers))
         reachable = false
     }
 
     /// Pops an integer; jumps if it is 0.
     mutating func jumpIfZero(_ label: Label) {
-        start(Opcode.jz.rawValue)
-        adjust(0, 1, 0, 0)
+        start(.jz)
         target(label, heights: (objects, integers))
     }
 
     /// Decrements the top integer in place; jumps while it is not 0.
     mutating func decrementAndJumpIfNotZero(_ label: Label) {
-        start(Opcode.djnz.rawValue)
+        start(.djnz)
         target(label, heights: (objects, integers))
     }
 
     /// Pops a class (or null: everything) and adds a catcher for `handler`,
     /// reached with the exception pushed.
     mutating func pushCatcher(_ handler: Label) {
-        start(Opcode.pushCatcher.rawValue)
-        adjust(1, 0, 0, 0)
+        start(.pushCatcher)
         target(handler, heights: (objects + 1, integers))
         maxObjects = max(maxObjects, objects + 1)
     }
 
     /// Drops values to get back to the given heights (after an error, to keep going).
     mutating func restore(objects wanted: Int, integers wantedIntegers: Int) {
-        while objects > wanted { op(.osDrop, pop: (1, 0)) }
-        while integers > wantedIntegers { op(.isDrop, pop: (0, 1)) }
+        while objects > wanted { op(.osDrop) }
+        while integers > wantedIntegers { op(.isDrop) }
     }
 
     // MARK: - Finishing

@@ -18,11 +18,11 @@ public enum Launcher {
     public static func classFile(constructing cls: ClassFile) -> ClassFile {
         var emitter = Emitter()
         emitter.summon(className: cls.name)
-        emitter.op(.new, pop: (1, 0), push: (1, 0))
+        emitter.op(.new)
         if let constructor = cls.methods.first(where: { $0.name == "<init>" && $0.arguments == 0 }) {
             emitter.call(constructor.ordinal, arguments: 0)
         }
-        emitter.op(.ret, pop: (1, 0))
+        emitter.op(.ret)
         let (code, _) = emitter.finish(prologue: [], counterSlot: 0)
         let make = MethodFile(name: "make", ordinal: 8, arguments: 0, maxObjectStack: 1, maxIntegerStack: 0, code: code)
         return ClassFile(name: className, methods: [make])

@@ -63,7 +63,6 @@ final class MethodCompiler {
     private var counterLoop: Stmt? = nil
     private var usesCounter = false
     private var temporaryNumber = 0
-    private var reportedNumeric = Set<Int>()
     private(set) var failed = false
 
     init(table: SymbolTable, cls: ClassSymbol, method: MethodSymbol, file: Int) {
@@ -102,14 +101,14 @@ final class MethodCompiler {
             } else {
                 emitter.osLoad(field.index)
             }
-            emitter.op(.ret, pop: (1, 0))
+            emitter.op(.ret)
             return finish()
         }
         if let target = method.forwardsTo {
             for index in 0..<argumentCount { emitter.osGet(index) }
-            emitter.op(.summonThis, push: (1, 0))
+            emitter.op(.summonThis)
             emitter.call(target, arguments: argumentCount)
-            emitter.op(.ret, pop: (1, 0))
+            emitter.op(.ret)
             return finish()
         }
         let declaration = method.declaration
@@ -127,15 +126,15 @@ final class MethodCompiler {
         }
         if emitter.reachable {
             if method.isConstructor {
-                emitter.op(.summonThis, push: (1, 0))
+                emitter.op(.summonThis)
             } else if method.returnType != .void {
                 error("missing return statement in method '\(method.name)', which returns \(method.returnType)",
                       at: endOfBody(declaration))
-                emitter.op(.summonNull, push: (1, 0))
+                emitter.op(.summonNull)
             } else {
-                emitter.op(.summonNull, push: (1, 0))
+                emitter.op(.summonNull)
             }
-            emitter.op(.ret, pop: (1, 0))
+            emitter.op(.ret)
         }
         return finish()
     }
@@ -275,9 +274,9 @@ final class MethodCompiler {
             return
         }
         for (argument, type) in zip(arguments, constructor.parameters) { pushArgument(argument, as: type) }
-        emitter.op(.summonThis, push: (1, 0))
+        emitter.op(.summonThis)
         emitter.call(constructor.ordinal, arguments: arguments.count)
-        emitter.op(.osDrop, pop: (1, 0))
+        emitter.op(.osDrop)
     }
 
     // MARK: - Slots and scopes
@@ -364,11 +363,11 @@ final class MethodCompiler {
 
     // MARK: - Numeric types
 
-    func prefixOpcode(_ type: ValueType) -> ExtendedOpcode? {
+    func prefixOpcode(_ type: ValueType) -> Opcode? {
         switch type {
-        case .long: .prefixLong
-        case .float: .prefixFloat
-        case .double: .prefixDouble
+        case .long: Opcode.prefix(for: .long)
+        case .float: Opcode.prefix(for: .float)
+        case .double: Opcode.prefix(for: .double)
         default: nil
         }
     }
@@ -376,29 +375,19 @@ final class MethodCompiler {
     /// Emits the type prefix for an integer-stack operation on `type`.
     private func prefix(_ type: ValueType, at position: Int) {
         guard let opcode = prefixOpcode(type) else { return }
-        if !opcode.isSupported && reportedNumeric.insert(position).inserted {
-            error("\(type) values need the VM's \(opcode == .prefixLong ? "prefix_long" : opcode == .prefixFloat ? "prefix_float" : "prefix_double") instruction, which this VM does not have yet", at: position)
-        }
-        emitter.raw(opcode)
+        emitter.op(opcode)
     }
 
     private func unbox(_ type: ValueType, at position: Int = 0) {
         prefix(type, at: position)
-        emitter.op(.o2i, pop: (1, 0), push: (0, 1))
+        emitter.op(.o2i)
     }
 
     private func box(_ type: ValueType, at position: Int = 0) {
         // `o2i; i2o` is a no-op on an int object: drop both.
         if type == .int && emitter.removeTrailingUnbox() { return }
         prefix(type, at: position)
-        emitter.op(.i2o, pop: (0, 1), push: (1, 0))
-    }
-
-    private func extended(_ opcode: ExtendedOpcode, pop: (Int, Int), push: (Int, Int), at position: Int) {
-        if !opcode.isSupported && reportedNumeric.insert(position).inserted {
-            error("this operation needs the VM's \(opcode) instruction, which this VM does not have yet", at: position)
-        }
-        emitter.raw(opcode, pop: pop, push: push)
+        emitter.op(.i2o)
     }
 
     /// Converts the value on top of its stack from one type to another
@@ -408,31 +397,31 @@ final class MethodCompiler {
         switch (from, to) {
         case (.void, _):
             error("a void method's result has no value (\(context))", at: position)
-            emitter.op(.osDrop, pop: (1, 0))
-            if to.isNumeric { emitter.iconst(0) } else { emitter.op(.summonNull, push: (1, 0)) }
+            emitter.op(.osDrop)
+            if to.isNumeric { emitter.iconst(0) } else { emitter.op(.summonNull) }
         case (_, .void):
             // Value discarded.
-            if from.isNumeric { emitter.op(.isDrop, pop: (0, 1)) } else { emitter.op(.osDrop, pop: (1, 0)) }
+            if from.isNumeric { emitter.op(.isDrop) } else { emitter.op(.osDrop) }
         case (.int, .long), (.int, .float), (.int, .double):
             prefix(to, at: position)
-            extended(.fromInt, pop: (0, 1), push: (0, 1), at: position)
+            emitter.op(.fromi)
         case (.long, .float), (.long, .double):
             prefix(to, at: position)
-            extended(.fromLong, pop: (0, 1), push: (0, 1), at: position)
+            emitter.op(.froml)
         case (.float, .double):
             prefix(to, at: position)
-            extended(.fromFloat, pop: (0, 1), push: (0, 1), at: position)
+            emitter.op(.fromf)
         case (.long, .int), (.float, .int), (.double, .int), (.float, .long), (.double, .long), (.double, .float):
             error("\(from) cannot be used as \(to) without a cast (\(context)): write (\(to))", at: position)
-        case (_, .any), (_, .object(KernelClasses.object)):
+        case (_, .any), (_, .object(InternalClassTable.object)):
             if from.isNumeric { box(from, at: position) }
-        case (.int, .object(KernelClasses.int)):
+        case (.int, .object(InternalClassTable.int)):
             box(.int)
-        case (.any, _) where to.isNumeric, (.object(KernelClasses.int), .int):
+        case (.any, _) where to.isNumeric, (.object(InternalClassTable.int), .int):
             unbox(to, at: position)
         case (.null, _) where to.isNumeric:
             error("null cannot be \(to) (\(context))", at: position)
-            emitter.op(.osDrop, pop: (1, 0))
+            emitter.op(.osDrop)
             emitter.iconst(0)
         default:
             if from.isObject && to.isObject {
@@ -441,8 +430,8 @@ final class MethodCompiler {
                 }
             } else {
                 error("\(context) needs \(to), found \(from)", at: position)
-                if from.isNumeric { emitter.op(.isDrop, pop: (0, 1)) } else { emitter.op(.osDrop, pop: (1, 0)) }
-                if to.isNumeric { emitter.iconst(0) } else { emitter.op(.summonNull, push: (1, 0)) }
+                if from.isNumeric { emitter.op(.isDrop) } else { emitter.op(.osDrop) }
+                if to.isNumeric { emitter.iconst(0) } else { emitter.op(.summonNull) }
             }
         }
     }
@@ -485,7 +474,7 @@ final class MethodCompiler {
             let type = self.value(value)
             if type.isNumeric { box(type, at: value.position) }
             else if type == .void { error("a void method's result cannot be thrown", at: value.position) }
-            emitter.op(.throw, pop: (1, 0))
+            emitter.op(.throw)
         case let .tryCatch(body, clauses, finally):
             tryStatement(body, clauses, finally)
         case let .synchronized(lock, body):
@@ -521,7 +510,7 @@ final class MethodCompiler {
         case .int: emitter.iconst(0)
         case .long, .double: prefix(type, at: 0); emitter.iconst64(0)
         case .float: prefix(type, at: 0); emitter.iconst32(0)
-        default: emitter.op(.summonNull, push: (1, 0))
+        default: emitter.op(.summonNull)
         }
     }
 
@@ -716,8 +705,8 @@ final class MethodCompiler {
                         load(slot)
                         emitter.string(text)
                         emitter.call(4, arguments: 1)  // equals
-                        emitter.op(.o2i, pop: (1, 0), push: (0, 1))
-                        emitter.op(.logNot, pop: (0, 1), push: (0, 1))
+                        emitter.op(.o2i)
+                        emitter.op(.logNot)
                         emitter.jumpIfZero(label)
                     } else {
                         guard let constant = constantInt(labelExpression) else {
@@ -728,7 +717,7 @@ final class MethodCompiler {
                         load(slot)
                         if constant != 0 {
                             emitter.iconst(constant)
-                            emitter.op(.isublu, pop: (0, 2), push: (0, 1))
+                            emitter.op(.isublu)
                         }
                         emitter.jumpIfZero(label)
                     }
@@ -781,7 +770,7 @@ final class MethodCompiler {
             case let .mutex(slot):
                 emitter.op(.popCatcher)
                 emitter.osGet(slot)
-                emitter.op(.generalUnlock, pop: (1, 0))
+                emitter.op(.generalUnlock)
             case .loop, .switchBlock:
                 break
             }
@@ -793,25 +782,25 @@ final class MethodCompiler {
         if method.isConstructor {
             if let value { error("a constructor cannot return a value", at: value.position) }
             cleanUp(downTo: 0)
-            emitter.op(.summonThis, push: (1, 0))
-            emitter.op(.ret, pop: (1, 0))
+            emitter.op(.summonThis)
+            emitter.op(.ret)
             return
         }
         if let value {
             if method.returnType == .void {
                 error("method '\(method.name)' is void and cannot return a value", at: value.position)
                 discard(value)
-                emitter.op(.summonNull, push: (1, 0))
+                emitter.op(.summonNull)
             } else {
                 push(value, as: method.returnType, context: "the return value")
                 if method.returnType.isNumeric { box(method.returnType, at: value.position) }
             }
         } else {
             if method.returnType != .void { error("method '\(method.name)' must return \(method.returnType)", at: position) }
-            emitter.op(.summonNull, push: (1, 0))
+            emitter.op(.summonNull)
         }
         cleanUp(downTo: 0)
-        emitter.op(.ret, pop: (1, 0))
+        emitter.op(.ret)
     }
 
     private func tryStatement(_ body: Stmt, _ clauses: [CatchClause], _ finally: Stmt?) {
@@ -819,7 +808,7 @@ final class MethodCompiler {
         let finallyHandler = emitter.newLabel()
         let end = emitter.newLabel()
         if finally != nil {
-            emitter.op(.summonNull, push: (1, 0))
+            emitter.op(.summonNull)
             emitter.pushCatcher(finallyHandler)
             control.append(.finally(finally!))
         }
@@ -872,7 +861,7 @@ final class MethodCompiler {
                 statement(finally)
                 if emitter.reachable {
                     load(saved)
-                    emitter.op(.throw, pop: (1, 0))
+                    emitter.op(.throw)
                 }
             }
         }
@@ -882,29 +871,29 @@ final class MethodCompiler {
     /// Pushes the class a catcher catches (`null`: everything).
     private func pushClass(of type: ValueType, at position: Int) {
         switch type {
-        case .any, .object(KernelClasses.object): emitter.op(.summonNull, push: (1, 0))
-        case .int: emitter.summon(className: KernelClasses.int)
+        case .any, .object(InternalClassTable.object): emitter.op(.summonNull)
+        case .int: emitter.summon(className: InternalClassTable.int)
         case let .object(name): emitter.summon(className: name)
         default:
             error("cannot catch \(type)", at: position)
-            emitter.op(.summonNull, push: (1, 0))
+            emitter.op(.summonNull)
         }
     }
 
     private func synchronizedStatement(_ lock: Expr, _ body: Stmt) {
         withScope {
             let type = typeOf(lock)
-            if type != .object(KernelClasses.mutex) && type != .any {
+            if type != .object(InternalClassTable.mutex) && type != .any {
                 error("synchronized needs a .internal.mutex, found \(type)", at: lock.position)
             }
-            let (local, _) = temporary(.object(KernelClasses.mutex))
+            let (local, _) = temporary(.object(InternalClassTable.mutex))
             push(lock, as: .any, context: "the mutex")
-            emitter.op(.osDup, pop: (1, 0), push: (2, 0))
+            emitter.op(.osDup)
             store(local)
-            emitter.op(.generalLock, pop: (1, 0))
+            emitter.op(.generalLock)
             let handler = emitter.newLabel()
             let end = emitter.newLabel()
-            emitter.op(.summonNull, push: (1, 0))
+            emitter.op(.summonNull)
             emitter.pushCatcher(handler)
             control.append(.mutex(slot: local.slot))
             statement(body)
@@ -912,13 +901,13 @@ final class MethodCompiler {
             if emitter.reachable {
                 emitter.op(.popCatcher)
                 load(local)
-                emitter.op(.generalUnlock, pop: (1, 0))
+                emitter.op(.generalUnlock)
                 emitter.jump(end)
             }
             emitter.place(handler)
             load(local)
-            emitter.op(.generalUnlock, pop: (1, 0))
-            emitter.op(.throw, pop: (1, 0))
+            emitter.op(.generalUnlock)
+            emitter.op(.throw)
             emitter.place(end)
         }
     }
@@ -971,7 +960,7 @@ final class MethodCompiler {
                 return
             }
             truthValue(condition)
-            emitter.op(.logNot, pop: (0, 1), push: (0, 1))
+            emitter.op(.logNot)
             emitter.jumpIfZero(label)
         }
     }
@@ -982,10 +971,10 @@ final class MethodCompiler {
         switch type {
         case .int: break
         case .any: unbox(.int, at: condition.position)
-        case .void: error("a void method's result cannot be a condition", at: condition.position); emitter.op(.osDrop, pop: (1, 0)); emitter.iconst(0)
+        case .void: error("a void method's result cannot be a condition", at: condition.position); emitter.op(.osDrop); emitter.iconst(0)
         default:
             error("a condition must be an int (or a comparison), found \(type)\(type.isObject ? "; compare with null" : "")", at: condition.position)
-            if type.isNumeric { emitter.op(.isDrop, pop: (0, 1)) } else { emitter.op(.osDrop, pop: (1, 0)) }
+            if type.isNumeric { emitter.op(.isDrop) } else { emitter.op(.osDrop) }
             emitter.iconst(0)
         }
     }
@@ -999,20 +988,20 @@ final class MethodCompiler {
             pushOperands(left, right, as: .int)
             switch (op, whenTrue) {
             case (.equal, true), (.notEqual, false):
-                emitter.op(.isublu, pop: (0, 2), push: (0, 1))
+                emitter.op(.isublu)
             case (.equal, false), (.notEqual, true):
-                emitter.op(.isublu, pop: (0, 2), push: (0, 1))
-                emitter.op(.logNot, pop: (0, 1), push: (0, 1))
+                emitter.op(.isublu)
+                emitter.op(.logNot)
             default:
                 // jz jumps on 0: to jump when `a < b` holds, compute `a >= b`.
                 let test = whenTrue ? opposite(op) : op
-                emitter.op(comparisonOpcode(test), pop: (0, 2), push: (0, 1))
+                emitter.op(comparisonOpcode(test))
             }
             emitter.jumpIfZero(label)
             return
         }
         comparisonValue(op, left, right, at: position)
-        if whenTrue { emitter.op(.logNot, pop: (0, 1), push: (0, 1)) }
+        if whenTrue { emitter.op(.logNot) }
         emitter.jumpIfZero(label)
     }
 
@@ -1045,17 +1034,11 @@ final class MethodCompiler {
             pushOperands(left, right, as: type)
             switch op {
             case .equal, .notEqual:
-                if type == .int && !ExtendedOpcode.ieq.isSupported {
-                    emitter.op(.isublu, pop: (0, 2), push: (0, 1))
-                    emitter.op(.logNot, pop: (0, 1), push: (0, 1))
-                    if op == .notEqual { emitter.op(.logNot, pop: (0, 1), push: (0, 1)) }
-                } else {
-                    prefix(type, at: position)
-                    extended(op == .equal ? .ieq : .ineq, pop: (0, 2), push: (0, 1), at: position)
-                }
+                prefix(type, at: position)
+                emitter.op(op == .equal ? .ieq : .ineq)
             default:
                 prefix(type, at: position)
-                emitter.op(comparisonOpcode(op), pop: (0, 2), push: (0, 1))
+                emitter.op(comparisonOpcode(op))
             }
             return
         }
@@ -1068,14 +1051,14 @@ final class MethodCompiler {
         // Objects: null tests and identity (tagged ints compare by value).
         if case .null = right.kind {
             push(left, as: .any, context: "the comparison")
-            emitter.op(.osIsNull, pop: (1, 0), push: (0, 1))
-            if op == .notEqual { emitter.op(.logNot, pop: (0, 1), push: (0, 1)) }
+            emitter.op(.osIsNull)
+            if op == .notEqual { emitter.op(.logNot) }
             return
         }
         if case .null = left.kind {
             push(right, as: .any, context: "the comparison")
-            emitter.op(.osIsNull, pop: (1, 0), push: (0, 1))
-            if op == .notEqual { emitter.op(.logNot, pop: (0, 1), push: (0, 1)) }
+            emitter.op(.osIsNull)
+            if op == .notEqual { emitter.op(.logNot) }
             return
         }
         if (leftType.isNumeric && leftType != .int && rightType.isObject) || (rightType.isNumeric && rightType != .int && leftType.isObject) {
@@ -1083,14 +1066,14 @@ final class MethodCompiler {
             let type = leftType.isNumeric ? leftType : rightType
             pushOperands(left, right, as: type)
             prefix(type, at: position)
-            extended(op == .equal ? .ieq : .ineq, pop: (0, 2), push: (0, 1), at: position)
+            emitter.op(op == .equal ? .ieq : .ineq)
             return
         }
         if leftType.isObject && rightType.isObject && !table.isAssignable(leftType, to: rightType) && !table.isAssignable(rightType, to: leftType) {
             error("'\(op.spelling)' between unrelated types \(leftType) and \(rightType)", at: position)
         }
         pushOperands(left, right, as: .any)
-        emitter.op(op == .equal ? .osEq : .osNeq, pop: (2, 0), push: (0, 1))
+        emitter.op(op == .equal ? .osEq : .osNeq)
     }
 
     // MARK: - Expressions
@@ -1106,7 +1089,7 @@ final class MethodCompiler {
             _ = call(receiver, name, arguments, at: expression.position, keep: false)
         default:
             let type = value(expression)
-            if type.isNumeric { emitter.op(.isDrop, pop: (0, 1)) } else { emitter.op(.osDrop, pop: (1, 0)) }
+            if type.isNumeric { emitter.op(.isDrop) } else { emitter.op(.osDrop) }
         }
     }
 
@@ -1174,10 +1157,10 @@ final class MethodCompiler {
             emitter.string(text)
             return .string
         case .null:
-            emitter.op(.summonNull, push: (1, 0))
+            emitter.op(.summonNull)
             return .null
         case .this:
-            emitter.op(.summonThis, push: (1, 0))
+            emitter.op(.summonThis)
             return .object(cls.name)
         case let .name(name):
             if let local = lookup(name) {
@@ -1190,19 +1173,19 @@ final class MethodCompiler {
             }
             if let found = table.lookupClass(name, file: file) {
                 emitter.summon(className: found.name)
-                return .object(KernelClasses.classClass)
+                return .object(InternalClassTable.classClass)
             }
             error("unknown name '\(name)'", at: at)
-            emitter.op(.summonNull, push: (1, 0))
+            emitter.op(.summonNull)
             return .any
         case let .className(name):
             guard let found = table.classes[name] else {
                 error("unknown class '\(name)'", at: at)
-                emitter.op(.summonNull, push: (1, 0))
+                emitter.op(.summonNull)
                 return .any
             }
             emitter.summon(className: found.name)
-            return .object(KernelClasses.classClass)
+            return .object(InternalClassTable.classClass)
         case let .member(receiver, name):
             return member(receiver, name, at: at)
         case let .call(receiver, name, arguments):
@@ -1258,7 +1241,7 @@ final class MethodCompiler {
                 box(operandType, at: at)
             } else if !operandType.isObject {
                 error("instanceof needs an object, found \(operandType)", at: at)
-                emitter.op(.osDrop, pop: (1, 0))
+                emitter.op(.osDrop)
                 emitter.iconst(0)
                 return .int
             }
@@ -1269,7 +1252,7 @@ final class MethodCompiler {
 
     /// Pushes the receiver of a call (`this` when implicit).
     private func pushReceiver(_ receiver: Expr?) {
-        guard let receiver else { emitter.op(.summonThis, push: (1, 0)); return }
+        guard let receiver else { emitter.op(.summonThis); return }
         let type = value(receiver)
         if type.isNumeric { box(type, at: receiver.position) }
     }
@@ -1330,12 +1313,12 @@ final class MethodCompiler {
         let type = typeOf(receiver)
         if name == "length" || name == "size" {
             if case .array = type { pushReceiver(receiver); emitter.call(10, arguments: 0); unbox(.int); return .int }
-            if type == .object(KernelClasses.array) { pushReceiver(receiver); emitter.call(10, arguments: 0); unbox(.int); return .int }
+            if type == .object(InternalClassTable.array) { pushReceiver(receiver); emitter.call(10, arguments: 0); unbox(.int); return .int }
         }
         guard let field = fieldOf(type, name, at: position), let getter = field.getter else {
             value(receiver)
-            emitter.op(.osDrop, pop: (1, 0))
-            emitter.op(.summonNull, push: (1, 0))
+            emitter.op(.osDrop)
+            emitter.op(.summonNull)
             return .any
         }
         pushReceiver(receiver)
@@ -1366,13 +1349,13 @@ final class MethodCompiler {
             guard let owner = table.classes[className] else { return fail("unknown class \(className)") }
             return owner.method(named: name, arity: arity) ?? fail(describe(owner))
         case .int, .long, .float, .double:
-            guard let owner = table.classes[KernelClasses.int] else { return nil }
-            return KernelClasses.universal(named: name, arity: arity, owner: owner) ?? fail("\(type) values have no method '\(name)' (only equals, toString and hashCode)")
+            guard let owner = table.classes[InternalClassTable.int] else { return nil }
+            return InternalClassTable.universal(named: name, arity: arity, owner: owner) ?? fail("\(type) values have no method '\(name)' (only equals, toString and hashCode)")
         case .array:
-            guard let owner = table.classes[KernelClasses.array] else { return nil }
+            guard let owner = table.classes[InternalClassTable.array] else { return nil }
             return owner.method(named: name, arity: arity) ?? fail("arrays have no method '\(name)' with \(arity) argument\(arity == 1 ? "" : "s"); use a[i], a[i] = v, a.length, a.append(v)")
         case .any:
-            if let owner = table.classes[KernelClasses.object], let universal = KernelClasses.universal(named: name, arity: arity, owner: owner) {
+            if let owner = table.classes[InternalClassTable.object], let universal = InternalClassTable.universal(named: name, arity: arity, owner: owner) {
                 return universal
             }
             let candidates = table.methodsAnywhere(named: name, arity: arity)
@@ -1418,14 +1401,14 @@ final class MethodCompiler {
         guard let target = resolveMethod(on: receiverType, name, arity: arguments.count, report: true, at: position) else {
             for argument in arguments { discard(argument) }
             if let receiver { discard(receiver) }
-            if keep { emitter.op(.summonNull, push: (1, 0)) }
+            if keep { emitter.op(.summonNull) }
             return .any
         }
         if target.kind != .call {
             // mutex.lock() / unlock(): the VM's instructions.
             pushReceiver(receiver)
-            emitter.op(target.kind == .lock ? .generalLock : .generalUnlock, pop: (1, 0))
-            if keep { emitter.op(.summonNull, push: (1, 0)) }
+            emitter.op(target.kind == .lock ? .generalLock : .generalUnlock)
+            if keep { emitter.op(.summonNull) }
             return .void
         }
         var saved: Local? = nil
@@ -1452,7 +1435,7 @@ final class MethodCompiler {
 
     /// After `call`: unboxes a numeric result, or drops it.
     private func finishCall(_ result: ValueType, keep: Bool) -> ValueType {
-        if !keep { emitter.op(.osDrop, pop: (1, 0)); return result }
+        if !keep { emitter.op(.osDrop); return result }
         if result.isNumeric { unbox(result) }
         return result
     }
@@ -1461,13 +1444,13 @@ final class MethodCompiler {
         guard let name else {
             error("super(...) must be the first statement of a constructor", at: position)
             arguments.forEach(discard)
-            emitter.op(.summonNull, push: (1, 0))
+            emitter.op(.summonNull)
             return .void
         }
         _ = name
         error("super.\(name)(...) is not supported: the VM has no non-virtual call (static_invoke)", at: position)
         arguments.forEach(discard)
-        emitter.op(.summonNull, push: (1, 0))
+        emitter.op(.summonNull)
         return .any
     }
 
@@ -1478,7 +1461,7 @@ final class MethodCompiler {
         guard case let .object(name) = resolved, let target = table.classes[name] else {
             if resolved != .any { error("cannot make a \(resolved) with new\(resolved.isNumeric ? "; numbers need no new" : "")", at: position) }
             arguments.forEach(discard)
-            emitter.op(.summonNull, push: (1, 0))
+            emitter.op(.summonNull)
             return .any
         }
         if target.isInterface { error("cannot make an instance of interface \(name)", at: position) }
@@ -1487,7 +1470,7 @@ final class MethodCompiler {
             if !arguments.isEmpty { error("new \(name) takes no arguments", at: position) }
             arguments.forEach(discard)
             emitter.summon(className: name)
-            emitter.op(.new, pop: (1, 0), push: (1, 0))
+            emitter.op(.new)
             return resolved
         }
         let constructor = target.constructor
@@ -1503,7 +1486,7 @@ final class MethodCompiler {
             arguments.forEach(discard)
         }
         emitter.summon(className: name)
-        emitter.op(.new, pop: (1, 0), push: (1, 0))
+        emitter.op(.new)
         if let constructor, constructor.arity == arguments.count {
             // The constructor returns `this`.
             emitter.call(constructor.ordinal, arguments: arguments.count)
@@ -1516,8 +1499,8 @@ final class MethodCompiler {
     private func newArray(_ element: TypeSyntax, _ size: Expr?, at position: Int) -> ValueType {
         var elementType = table.resolve(element, file: file, at: position)
         if elementType == .void { elementType = .any }
-        emitter.summon(className: KernelClasses.array)
-        emitter.op(.new, pop: (1, 0), push: (1, 0))
+        emitter.summon(className: InternalClassTable.array)
+        emitter.op(.new)
         guard let size else { return .array(elementType) }
         // Fill n elements with the default value, from n-1 down to 0.
         withScope {
@@ -1526,36 +1509,36 @@ final class MethodCompiler {
             push(size, as: .int, context: "the array size")
             // A negative size is an error, not an empty array.
             let sizeIsValid = emitter.newLabel()
-            emitter.op(.isDup, pop: (0, 1), push: (0, 2))
+            emitter.op(.isDup)
             emitter.iconst(0)
-            emitter.op(.ilt, pop: (0, 2), push: (0, 1))
+            emitter.op(.ilt)
             emitter.jumpIfZero(sizeIsValid)
             emitter.string("negative array size")
-            emitter.op(.throw, pop: (1, 0))
+            emitter.op(.throw)
             emitter.place(sizeIsValid)
             let test = emitter.newLabel()
             let done = emitter.newLabel()
             emitter.place(test)
-            emitter.op(.isDup, pop: (0, 1), push: (0, 2))
+            emitter.op(.isDup)
             emitter.iconst(0)
-            emitter.op(.igt, pop: (0, 2), push: (0, 1))
+            emitter.op(.igt)
             emitter.jumpIfZero(done)
             emitter.iconst(1)
-            emitter.op(.isublu, pop: (0, 2), push: (0, 1))
-            emitter.op(.isDup, pop: (0, 1), push: (0, 2))
-            emitter.op(.i2o, pop: (0, 1), push: (1, 0))
+            emitter.op(.isublu)
+            emitter.op(.isDup)
+            emitter.op(.i2o)
             if elementType.isNumeric {
                 pushZero(elementType)
                 box(elementType)
             } else {
-                emitter.op(.summonNull, push: (1, 0))
+                emitter.op(.summonNull)
             }
             load(array)
             emitter.call(9, arguments: 2)  // set(i, 0)
-            emitter.op(.osDrop, pop: (1, 0))
+            emitter.op(.osDrop)
             emitter.jump(test)
             emitter.place(done)
-            emitter.op(.isDrop, pop: (0, 1))
+            emitter.op(.isDrop)
             load(array)
         }
         return .array(elementType)
@@ -1564,7 +1547,7 @@ final class MethodCompiler {
     private func elementType(of type: ValueType, at position: Int) -> (ValueType, getOrdinal: Int)? {
         switch type {
         case let .array(element): return (element, 8)
-        case .object(KernelClasses.array): return (.any, 8)
+        case .object(InternalClassTable.array): return (.any, 8)
         case .any: return (.any, 8)
         default:
             error("\(type) cannot be indexed", at: position)
@@ -1576,7 +1559,7 @@ final class MethodCompiler {
         let arrayType = typeOf(array)
         guard let (element, ordinal) = elementType(of: arrayType, at: position) else {
             discard(array); discard(index)
-            emitter.op(.summonNull, push: (1, 0))
+            emitter.op(.summonNull)
             return .any
         }
         var saved: Local? = nil
@@ -1607,7 +1590,7 @@ final class MethodCompiler {
                     // i += k without conversions.
                     load(local)
                     push(value, as: .int, context: "the value")
-                    emitter.op(op == .add ? .isum : op == .subtract ? .isublu : .imul, pop: (0, 2), push: (0, 1))
+                    emitter.op(op == .add ? .isum : op == .subtract ? .isublu : .imul)
                 } else {
                     push(newValue, as: local.type, context: "the value of '\(name)'")
                 }
@@ -1627,7 +1610,7 @@ final class MethodCompiler {
             }
             error("unknown name '\(name)'", at: target.position)
             discard(value)
-            if keep { emitter.op(.summonNull, push: (1, 0)) }
+            if keep { emitter.op(.summonNull) }
             return .any
         case let .member(receiver, name):
             if case .this = receiver.kind, let field = cls.field(named: name) {
@@ -1640,7 +1623,7 @@ final class MethodCompiler {
             let receiverType = typeOf(receiver)
             guard let field = fieldOf(receiverType, name, at: target.position), let setter = field.setter else {
                 discard(receiver); discard(value)
-                if keep { emitter.op(.summonNull, push: (1, 0)) }
+                if keep { emitter.op(.summonNull) }
                 return .any
             }
             do {
@@ -1660,7 +1643,7 @@ final class MethodCompiler {
                 push(receiverExpression, as: receiverType, context: "the object")
                 emitter.call(setter, arguments: 1)
                 // The setter returns the value it stored.
-                if keep { if field.type.isNumeric { unbox(field.type) } } else { emitter.op(.osDrop, pop: (1, 0)) }
+                if keep { if field.type.isNumeric { unbox(field.type) } } else { emitter.op(.osDrop) }
                 return field.type
             }
         case let .index(array, index):
@@ -1668,7 +1651,7 @@ final class MethodCompiler {
             guard case let .array(element) = arrayType.normalizedArray else {
                 error("\(arrayType) cannot be indexed", at: target.position)
                 discard(array); discard(index); discard(value)
-                if keep { emitter.op(.summonNull, push: (1, 0)) }
+                if keep { emitter.op(.summonNull) }
                 return .any
             }
             var arrayExpression = array
@@ -1703,20 +1686,20 @@ final class MethodCompiler {
             if element.isNumeric { box(element) }
             push(arrayExpression, as: arrayType, context: "the array")
             emitter.call(9, arguments: 2)
-            emitter.op(.osDrop, pop: (1, 0))
+            emitter.op(.osDrop)
             if let kept { load(kept) }
             return element
         default:
             // The parser has reported it.
             failed = true
             discard(value)
-            if keep { emitter.op(.summonNull, push: (1, 0)) }
+            if keep { emitter.op(.summonNull) }
             return .any
         }
     }
 
     private func duplicate(_ type: ValueType) {
-        if type.isNumeric { emitter.op(.isDup, pop: (0, 1), push: (0, 2)) } else { emitter.op(.osDup, pop: (1, 0), push: (2, 0)) }
+        if type.isNumeric { emitter.op(.isDup) } else { emitter.op(.osDup) }
     }
 
     @discardableResult
@@ -1725,26 +1708,26 @@ final class MethodCompiler {
         guard type.isNumeric else {
             error("'\(delta > 0 ? "++" : "--")' needs a numeric variable, found \(type)", at: position)
             discard(target)
-            if keep { emitter.op(.summonNull, push: (1, 0)) }
+            if keep { emitter.op(.summonNull) }
             return .any
         }
         let one: Expr = type == .int ? Expr(.intLiteral(1), at: position) : Expr(.longLiteral(1), at: position)
         let op: BinaryOperator = delta > 0 ? .add : .subtract
         if case let .name(name) = target.kind, let local = lookup(name), local.onIntegerStack, type == .int {
             load(local)
-            if keep && !isPrefix { emitter.op(.isDup, pop: (0, 1), push: (0, 2)) }
+            if keep && !isPrefix { emitter.op(.isDup) }
             emitter.iconst(1)
-            emitter.op(delta > 0 ? .isum : .isublu, pop: (0, 2), push: (0, 1))
-            if keep && isPrefix { emitter.op(.isDup, pop: (0, 1), push: (0, 2)) }
+            emitter.op(delta > 0 ? .isum : .isublu)
+            if keep && isPrefix { emitter.op(.isDup) }
             store(local)
             return .int
         }
         if case let .name(name) = target.kind, lookup(name) == nil, let field = cls.field(named: name), type == .int {
             emitter.isLoad(field.index)
-            if keep && !isPrefix { emitter.op(.isDup, pop: (0, 1), push: (0, 2)) }
+            if keep && !isPrefix { emitter.op(.isDup) }
             emitter.iconst(1)
-            emitter.op(delta > 0 ? .isum : .isublu, pop: (0, 2), push: (0, 1))
-            if keep && isPrefix { emitter.op(.isDup, pop: (0, 1), push: (0, 2)) }
+            emitter.op(delta > 0 ? .isum : .isublu)
+            if keep && isPrefix { emitter.op(.isDup) }
             emitter.isSave(field.index)
             return .int
         }
@@ -1753,7 +1736,7 @@ final class MethodCompiler {
         if keep && !isPrefix {
             push(one, as: result, context: "the step")
             prefix(result, at: position)
-            emitter.op(delta > 0 ? .isublu : .isum, pop: (0, 2), push: (0, 1))
+            emitter.op(delta > 0 ? .isublu : .isum)
         }
         return result
     }
@@ -1783,17 +1766,17 @@ final class MethodCompiler {
                 push(operand, as: numeric, context: "the operand")
                 pushConstant(.floating(-1), numeric, at: position)
                 prefix(numeric, at: position)
-                emitter.op(.imul, pop: (0, 2), push: (0, 1))
+                emitter.op(.imul)
                 return numeric
             }
             if numeric == .long { pushConstant(.integer(0), .long, at: position) } else { emitter.iconst(0) }
             push(operand, as: numeric, context: "the operand")
             prefix(numeric, at: position)
-            emitter.op(.isublu, pop: (0, 2), push: (0, 1))
+            emitter.op(.isublu)
             return numeric
         case .not:
             truthValue(operand)
-            emitter.op(.logNot, pop: (0, 1), push: (0, 1))
+            emitter.op(.logNot)
             return .int
         case .bitNot:
             let type = typeOf(operand)
@@ -1806,7 +1789,7 @@ final class MethodCompiler {
             let numeric = type == .any ? ValueType.int : type
             push(operand, as: numeric, context: "the operand")
             prefix(numeric, at: position)
-            emitter.op(.inot, pop: (0, 1), push: (0, 1))
+            emitter.op(.inot)
             return numeric
         }
     }
@@ -1844,7 +1827,7 @@ final class MethodCompiler {
         guard let leftNumeric = numericOperand(leftType), let rightNumeric = numericOperand(rightType) else {
             error("'\(op.spelling)' needs numbers, found \(leftType) and \(rightType)", at: position)
             discard(left); discard(right)
-            emitter.op(.summonNull, push: (1, 0))
+            emitter.op(.summonNull)
             return .any
         }
         switch op {
@@ -1868,7 +1851,7 @@ final class MethodCompiler {
                 push(left, as: leftNumeric, context: "the shifted value")
             }
             prefix(leftNumeric, at: position)
-            emitter.op(op == .shiftLeft ? .ishl : op == .shiftRight ? .ishr : .ushr, pop: (0, 2), push: (0, 1))
+            emitter.op(op == .shiftLeft ? .ishl : op == .shiftRight ? .ishr : .ushr)
             return leftNumeric
         case .bitAnd, .bitOr, .bitXor:
             let type = ValueType.promoted(leftNumeric, rightNumeric)
@@ -1880,7 +1863,7 @@ final class MethodCompiler {
             }
             pushOperands(left, right, as: type)
             prefix(type, at: position)
-            emitter.op(op == .bitAnd ? .iand : op == .bitOr ? .ior : .ixor, pop: (0, 2), push: (0, 1))
+            emitter.op(op == .bitAnd ? .iand : op == .bitOr ? .ior : .ixor)
             return type
         default:
             let type = ValueType.promoted(leftNumeric, rightNumeric)
@@ -1894,7 +1877,7 @@ final class MethodCompiler {
             case .divide: opcode = .idivlu
             default: opcode = .iremlu
             }
-            emitter.op(opcode, pop: (0, 2), push: (0, 1))
+            emitter.op(opcode)
             return type
         }
     }
@@ -1939,7 +1922,7 @@ final class MethodCompiler {
             if source.isNumeric {
                 value(operand)
                 numericCast(from: source, to: target, at: position)
-            } else if source == .any || source == .object(KernelClasses.int) {
+            } else if source == .any || source == .object(InternalClassTable.int) {
                 value(operand)
                 unbox(target == .int ? .int : target, at: position)
             } else {
@@ -1949,16 +1932,16 @@ final class MethodCompiler {
             }
             return target
         }
-        if target == .void { error("cannot cast to void", at: position); discard(operand); emitter.op(.summonNull, push: (1, 0)); return .any }
+        if target == .void { error("cannot cast to void", at: position); discard(operand); emitter.op(.summonNull); return .any }
         let found = value(operand)
         if found.isNumeric {
-            if target == .any || target == .object(KernelClasses.object) || target == .object(KernelClasses.int) && found == .int {
+            if target == .any || target == .object(InternalClassTable.object) || target == .object(InternalClassTable.int) && found == .int {
                 box(found, at: position)
                 return target
             }
             error("cannot cast \(found) to \(target)", at: position)
-            emitter.op(.isDrop, pop: (0, 1))
-            emitter.op(.summonNull, push: (1, 0))
+            emitter.op(.isDrop)
+            emitter.op(.summonNull)
             return target
         }
         if table.isAssignable(found, to: target) && found != .any { return target }
@@ -1966,33 +1949,33 @@ final class MethodCompiler {
         if target == .any { return target }
         // A checked cast: null passes; anything else must be an instance.
         let ok = emitter.newLabel()
-        emitter.op(.osDup, pop: (1, 0), push: (2, 0))
-        emitter.op(.osIsNull, pop: (1, 0), push: (0, 1))
-        emitter.op(.logNot, pop: (0, 1), push: (0, 1))
+        emitter.op(.osDup)
+        emitter.op(.osIsNull)
+        emitter.op(.logNot)
         emitter.jumpIfZero(ok)
-        emitter.op(.osDup, pop: (1, 0), push: (2, 0))
+        emitter.op(.osDup)
         instanceTest(target, at: position)
         let bad = emitter.newLabel()
         emitter.jumpIfZero(bad)
         emitter.jump(ok)
         emitter.place(bad)
         emitter.string("cannot cast to \(target)")
-        emitter.op(.throw, pop: (1, 0))
+        emitter.op(.throw)
         emitter.place(ok)
         return target
     }
 
     private func numericCast(from source: ValueType, to target: ValueType, at position: Int) {
         guard source != target else { return }
-        let conversion: ExtendedOpcode
+        let conversion: Opcode
         switch source {
-        case .int: conversion = .fromInt
-        case .long: conversion = .fromLong
-        case .float: conversion = .fromFloat
-        default: conversion = .fromDouble
+        case .int: conversion = .fromi
+        case .long: conversion = .froml
+        case .float: conversion = .fromf
+        default: conversion = .fromd
         }
         prefix(target, at: position)
-        extended(conversion, pop: (0, 1), push: (0, 1), at: position)
+        emitter.op(conversion)
     }
 
     /// Pops an object, pushes 1 if it is an instance of `target` (or of a
@@ -2002,11 +1985,11 @@ final class MethodCompiler {
         let className: String
         switch target {
         case let .object(name): className = name
-        case .int: className = KernelClasses.int
-        case .array: className = KernelClasses.array
+        case .int: className = InternalClassTable.int
+        case .array: className = InternalClassTable.array
         default:
             error("instanceof needs a class, found \(target)", at: position)
-            emitter.op(.osDrop, pop: (1, 0))
+            emitter.op(.osDrop)
             emitter.iconst(0)
             return
         }
@@ -2019,19 +2002,19 @@ final class MethodCompiler {
         withScope {
             let (saved, _) = temporary(.any)
             store(saved)
-            emitter.op(.summonNull, push: (1, 0))
+            emitter.op(.summonNull)
             emitter.pushCatcher(no)
             emitter.summon(className: className)
             emitter.pushCatcher(yes)
             load(saved)
-            emitter.op(.throw, pop: (1, 0))
+            emitter.op(.throw)
             emitter.place(yes)
-            emitter.op(.osDrop, pop: (1, 0))
+            emitter.op(.osDrop)
             emitter.op(.popCatcher)
             emitter.iconst(1)
             emitter.jump(end)
             emitter.place(no)
-            emitter.op(.osDrop, pop: (1, 0))
+            emitter.op(.osDrop)
             emitter.iconst(0)
             emitter.place(end)
         }
@@ -2141,15 +2124,15 @@ final class MethodCompiler {
         case let .name(name):
             if let local = lookup(name) { return local.type }
             if let field = cls.field(named: name) { return field.type }
-            if table.lookupClass(name, file: file) != nil { return .object(KernelClasses.classClass) }
+            if table.lookupClass(name, file: file) != nil { return .object(InternalClassTable.classClass) }
             return .any
-        case .className: return .object(KernelClasses.classClass)
+        case .className: return .object(InternalClassTable.classClass)
         case let .member(receiver, name):
             if case .this = receiver.kind, let field = cls.field(named: name) { return field.type }
             let type = typeOf(receiver)
             if name == "length" || name == "size" {
                 if case .array = type { return .int }
-                if type == .object(KernelClasses.array) { return .int }
+                if type == .object(InternalClassTable.array) { return .int }
             }
             if case let .object(className) = type, let owner = table.classes[className], let field = owner.field(named: name) { return field.type }
             if type == .any {
@@ -2201,6 +2184,6 @@ final class MethodCompiler {
 
 extension ValueType {
     /// Untyped values and the VM's arrays can be indexed as arrays of anything.
-    var normalizedArray: ValueType { self == .any || self == .object(KernelClasses.array) ? .array(.any) : self }
+    var normalizedArray: ValueType { self == .any || self == .object(InternalClassTable.array) ? .array(.any) : self }
 }
 

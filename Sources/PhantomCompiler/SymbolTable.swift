@@ -43,7 +43,7 @@ final class SymbolTable {
         self.files = files
         self.memberNames = memberNames
         self.sink = sink
-        for cls in KernelClasses.make() {
+        for cls in InternalClassTable.make() {
             cls.counter = counter
             classes[cls.name] = cls
         }
@@ -82,7 +82,7 @@ final class SymbolTable {
                         else { error("an interface can only extend interfaces; \(parent.name) is a class", at: at, file: declaration.fileIndex) }
                     } else if parent.isInterface {
                         error("\(parent.name) is an interface: use 'implements'", at: at, file: declaration.fileIndex)
-                    } else if parent.isInternal && parent.name != KernelClasses.object {
+                    } else if parent.isInternal && parent.name != InternalClassTable.object {
                         // Internal kinds are not inherited by the VM: a subclass of
                         // .internal.string would not have length() or concat().
                         error("cannot extend \(parent.name): the VM's internal classes pass on no methods to subclasses", at: at, file: declaration.fileIndex)
@@ -112,7 +112,7 @@ final class SymbolTable {
             error("unknown class '\(name)'\(importHint(name))", at: at, file: file)
             return nil
         case .string:
-            return classes[KernelClasses.string]
+            return classes[InternalClassTable.string]
         default:
             error("expected a class, found \(type.spelling)", at: at, file: file)
             return nil
@@ -221,7 +221,7 @@ final class SymbolTable {
             let inherited = cls.interfaces.lazy.compactMap { $0.method(named: method.name, arity: parameters.count) }.first
             let ordinal: Int
             if let inherited, inherited.owner.isInterface { ordinal = inherited.ordinal }
-            else if let universal = KernelClasses.universalOrdinal(name: method.name, arity: parameters.count) { ordinal = universal }
+            else if let universal = InternalClassTable.universalOrdinal(name: method.name, arity: parameters.count) { ordinal = universal }
             else { ordinal = nextInterfaceOrdinal; nextInterfaceOrdinal += 1; interfaceOrdinals.insert(ordinal) }
             cls.add(MethodSymbol(name: method.name, ordinal: ordinal, parameters: parameters, returnType: result,
                                  owner: cls, declaration: method))
@@ -345,7 +345,7 @@ final class SymbolTable {
                 continue
             }
             let ordinal: Int
-            if let universal = KernelClasses.universalOrdinal(name: method.name, arity: parameters.count) {
+            if let universal = InternalClassTable.universalOrdinal(name: method.name, arity: parameters.count) {
                 ordinal = universal
             } else if let overridden = cls.parent?.overridable(named: method.name, arity: parameters.count) {
                 ordinal = overridden.ordinal
@@ -446,7 +446,7 @@ final class SymbolTable {
         if methodsByName == nil {
             var index: [String: [MethodSymbol]] = [:]
             // .internal.array's methods are reached with a[i], a[i] = v and a.length.
-            for cls in classes.values where cls.name != KernelClasses.array {
+            for cls in classes.values where cls.name != InternalClassTable.array {
                 for method in cls.methods where !method.isConstructor && method.forwardsTo == nil && method.accessorField == nil {
                     index[method.name, default: []].append(method)
                 }
@@ -487,8 +487,8 @@ final class SymbolTable {
         case (.null, .any), (.null, .object), (.null, .array): return true
         case (_, .any): return from.isObject || from.isNumeric
         case (.any, .object), (.any, .array): return true
-        case (.array, .object(KernelClasses.object)), (.object, .object(KernelClasses.object)): return true
-        case (.array, .object(KernelClasses.array)), (.object(KernelClasses.array), .array): return true
+        case (.array, .object(InternalClassTable.object)), (.object, .object(InternalClassTable.object)): return true
+        case (.array, .object(InternalClassTable.array)), (.object(InternalClassTable.array), .array): return true
         case let (.array(a), .array(b)): return a == b || b == .any
         case let (.object(a), .object(b)):
             guard let source = classes[a], let target = classes[b] else { return false }

@@ -17,7 +17,7 @@ indirect enum ValueType: Hashable, Sendable, CustomStringConvertible {
     /// A growable array (`T []`).
     case array(ValueType)
 
-    static let string = ValueType.object(KernelClasses.string)
+    static let string = ValueType.object(InternalClassTable.string)
 
     /// Values kept on the integer stack.
     var isNumeric: Bool {
@@ -46,7 +46,7 @@ indirect enum ValueType: Hashable, Sendable, CustomStringConvertible {
         case .double: "double"
         case .any: "var"
         case .null: "null"
-        case let .object(name): name == KernelClasses.string ? "string" : name
+        case let .object(name): name == InternalClassTable.string ? "string" : name
         case let .array(element): "\(element)[]"
         }
     }
@@ -324,7 +324,7 @@ final class ClassSymbol {
         let candidates = methods(named: name)
         if let exact = candidates.first(where: { $0.arity == arity && !$0.variadic }) { return exact }
         if let variadic = candidates.first(where: { $0.variadic }) { return variadic }
-        return KernelClasses.universal(named: name, arity: arity, owner: self)
+        return InternalClassTable.universal(named: name, arity: arity, owner: self)
     }
 
     /// True if this class is `other` or inherits from it (or implements it).

@@ -1,5 +1,6 @@
 // Methods of the internal classes, implemented in Swift and reached by
-// ordinal like any method (docs/internal-classes.md). Ordinals 0-7 are the
+// ordinal like any method (docs/internal-classes.md; the ordinals and
+// signatures are the table of InternalMethods.swift). Ordinals 0-7 are the
 // methods every object has (7 is reserved); user classes may override them.
 
 import PhantomMemory
@@ -24,10 +25,13 @@ struct GuestProblem: Error {
 }
 
 extension VirtualMachine {
-    /// Universal ordinals.
+    /// Universal ordinals (and boot's), from the table of InternalMethods.swift.
     enum Ordinal {
-        static let construct = 0, destruct = 1, getClass = 2, clone = 3, equals = 4, toString = 5, hashCode = 6
-        static let print = 16, spawn = 17
+        static let construct = UniversalMethod.construct.rawValue, destruct = UniversalMethod.destruct.rawValue
+        static let getClass = UniversalMethod.getClass.rawValue, clone = UniversalMethod.clone.rawValue
+        static let equals = UniversalMethod.equals.rawValue, toString = UniversalMethod.toString.rawValue
+        static let hashCode = UniversalMethod.hashCode.rawValue
+        static let print = BootMethod.print.rawValue, spawn = BootMethod.spawn.rawValue
     }
 
     /// Calls method `ordinal` of an internal class (or a universal method of
@@ -59,9 +63,9 @@ extension VirtualMachine {
             } catch {
                 return .failure(GuestProblem(message: "boot.spawn: \(error)"))
             }
-        case (.string, 8):  // length
+        case (.string, StringMethod.length.rawValue):
             return .success(Self.box(Int32(truncatingIfNeeded: memory.word(receiver, at: 0))))
-        case (.string, 9):  // concat(other)
+        case (.string, StringMethod.concat.rawValue):  // concat(other)
             guard let other = argument(0) else { return .failure(GuestProblem(message: "string.concat needs an argument")) }
             // Byte to byte in the heap: no host copies of the pieces.
             if isString(other) {
@@ -73,13 +77,13 @@ extension VirtualMachine {
             return wrap { () throws(VMError) in
                 try withBytes(text) { (piece) throws(VMError) in try newString(stringBytes(receiver), piece) }
             }
-        case (.string, 10):  // charAt(index): a byte of the UTF-8 text
+        case (.string, StringMethod.charAt.rawValue):  // charAt(index): a byte of the UTF-8 text
             let bytes = stringBytes(receiver)
             guard let index = integer(0), index >= 0, Int(index) < bytes.count else {
                 return .failure(GuestProblem(message: "string index out of range"))
             }
             return .success(Self.box(Int32(bytes[Int(index)])))
-        case (.string, 11):  // substring(from, to)
+        case (.string, StringMethod.substring.rawValue):  // substring(from, to)
             let bytes = stringBytes(receiver)
             guard let from = integer(0), let to = integer(1), from >= 0, to >= from, Int(to) <= bytes.count else {
                 return .failure(GuestProblem(message: "substring range out of bounds"))
@@ -89,36 +93,36 @@ extension VirtualMachine {
             @inline(__always) func continues(_ at: Int) -> Bool { at < bytes.count && bytes[at] & 0xC0 == 0x80 }
             if continues(Int(from)) || continues(Int(to)) { return make(String(decoding: piece, as: UTF8.self)) }
             return wrap { () throws(VMError) in try newString(piece) }
-        case (.array, 8):  // get(index)
+        case (.array, ArrayMethod.get.rawValue):  // get(index)
             guard let index = integer(0), index >= 0, Int(index) < guestArrayCount(receiver) else {
                 return .failure(GuestProblem(message: "array index out of range"))
             }
             return .success(guestArrayGet(receiver, Int(index)))
-        case (.array, 9):  // set(index, value): grows the array
+        case (.array, ArrayMethod.set.rawValue):  // set(index, value): grows the array
             guard let index = integer(0), index >= 0 else { return .failure(GuestProblem(message: "array index out of range")) }
             return wrap { () throws(VMError) in
                 try guestArraySet(receiver, Int(index), argument(1) ?? .null)
                 return .null
             }
-        case (.array, 10):  // size
+        case (.array, ArrayMethod.size.rawValue):
             return .success(Self.box(Int32(guestArrayCount(receiver))))
-        case (.array, 11):  // append(value)
+        case (.array, ArrayMethod.append.rawValue):  // append(value)
             return wrap { () throws(VMError) in
                 try guestArraySet(receiver, guestArrayCount(receiver), argument(0) ?? .null)
                 return .null
             }
-        case (.directory, 8):  // put(key, value) -> previous value or null
+        case (.directory, DirectoryMethod.put.rawValue):  // put(key, value) -> previous value or null
             guard let key = argument(0), !key.isNull else { return .failure(GuestProblem(message: "directory.put needs a key")) }
             return wrap { () throws(VMError) in try directoryPut(receiver, key: key, value: argument(1) ?? .null) }
-        case (.directory, 9):  // get(key) -> value or null
+        case (.directory, DirectoryMethod.get.rawValue):  // get(key) -> value or null
             return .success(directoryFind(receiver, key: argument(0) ?? .null).map { memory.reference(directoryTable(receiver), $0 + 1) } ?? .null)
-        case (.directory, 10):  // remove(key) -> removed value or null
+        case (.directory, DirectoryMethod.remove.rawValue):  // remove(key) -> removed value or null
             return .success(directoryRemove(receiver, key: argument(0) ?? .null))
-        case (.directory, 11):  // size
+        case (.directory, DirectoryMethod.size.rawValue):
             return .success(Self.box(Int32(truncatingIfNeeded: memory.word(receiver, at: 0))))
-        case (.directory, 12):  // containsKey(key)
+        case (.directory, DirectoryMethod.containsKey.rawValue):  // containsKey(key)
             return .success(Self.box(directoryFind(receiver, key: argument(0) ?? .null) == nil ? 0 : 1))
-        case (.directory, 13):  // keys -> array
+        case (.directory, DirectoryMethod.keys.rawValue):  // keys -> array
             return wrap { () throws(VMError) in
                 let table = directoryTable(receiver)
                 let keys = try newGuestArray(capacity: max(1, Int(memory.word(receiver, at: 0))))
@@ -129,29 +133,29 @@ extension VirtualMachine {
                 }
                 return keys
             }
-        case (.thread, 8):  // join -> the thread's result, once it has ended
+        case (.thread, ThreadMethod.join.rawValue):  // join -> the thread's result, once it has ended
             switch state(of: receiver) {
             case .finished: return .success(result(of: receiver))
             case .failed: return .failure(GuestProblem(message: "joined thread failed: \(describe(result(of: receiver)))"))
             default: return .failure(GuestProblem(message: "", waitFor: receiver))
             }
-        case (.thread, 9):  // state: 0 runnable, 1 finished, 2 failed, 3 blocked, 4 sleeping
+        case (.thread, ThreadMethod.state.rawValue):  // state: 0 runnable, 1 finished, 2 failed, 3 blocked, 4 sleeping
             return .success(Self.box(Int32(truncatingIfNeeded: memory.word(receiver, at: 0))))
-        case (.thread, 10):  // sleep(ms)
+        case (.thread, ThreadMethod.sleep.rawValue):  // sleep(ms)
             return sleep(receiver, milliseconds: integer(0))
-        case (.mutex, 8):  // lock
+        case (.mutex, MutexMethod.lock.rawValue):
             return lockMutex(receiver)
-        case (.mutex, 9):  // unlock
+        case (.mutex, MutexMethod.unlock.rawValue):
             return unlockMutex(receiver)
-        case (.cond, 8):  // wait(mutex)
+        case (.cond, ConditionMethod.wait.rawValue):  // wait(mutex)
             return conditionWait(receiver, mutex: argument(0))
-        case (.cond, 9), (.cond, 10):  // signal, broadcast
-            return conditionSignal(receiver, all: ordinal == 10)
-        case (.long, 8), (.float, 8), (.double, 8):  // value as an int (truncating; saturating for float/double)
+        case (.cond, ConditionMethod.signal.rawValue), (.cond, ConditionMethod.broadcast.rawValue):
+            return conditionSignal(receiver, all: ordinal == ConditionMethod.broadcast.rawValue)
+        case (.long, NumberMethod.intValue.rawValue), (.float, NumberMethod.intValue.rawValue), (.double, NumberMethod.intValue.rawValue):  // value as an int (truncating; saturating for float/double)
             let type = numericType(of: receiver)!
             let value = Self.convert(Int64(bitPattern: memory.word(receiver, at: 0)), from: type, to: nil)
             return .success(Self.box(Int32(truncatingIfNeeded: value)))
-        case (.stringBuilder, 8):  // append(x) -> the builder
+        case (.stringBuilder, StringBuilderMethod.append.rawValue):  // append(x) -> the builder
             return wrap { () throws(VMError) in
                 let piece = argument(0) ?? .null
                 if isString(piece) {
@@ -161,13 +165,13 @@ extension VirtualMachine {
                 }
                 return receiver
             }
-        case (.stringBuilder, 9), (.stringBuilder, Ordinal.toString):  // toString
+        case (.stringBuilder, StringBuilderMethod.toString.rawValue), (.stringBuilder, Ordinal.toString):
             let length = Int(memory.word(receiver, at: 0))
             let buffer = memory.reference(receiver, 0)
             return wrap { () throws(VMError) in try newString(UnsafeRawBufferPointer(rebasing: memory.bytes(buffer).prefix(length))) }
-        case (.stringBuilder, 10):  // length
+        case (.stringBuilder, StringBuilderMethod.length.rawValue):
             return .success(Self.box(Int32(truncatingIfNeeded: memory.word(receiver, at: 0))))
-        case (.stringBuilder, 11):  // clear
+        case (.stringBuilder, StringBuilderMethod.clear.rawValue):
             memory.setWord(receiver, at: 0, 0)
             return .success(receiver)
         case (_, Ordinal.construct), (_, Ordinal.destruct):

@@ -29,6 +29,27 @@ public enum NumericType: Sendable, Equatable {
     case long, float, double
 }
 
+/// The values an instruction pops from and then pushes on the object and
+/// integer stacks.
+public struct StackEffect: Sendable, Equatable {
+    /// Objects popped.
+    public let popObjects: Int
+    /// Integers popped.
+    public let popIntegers: Int
+    /// Objects pushed.
+    public let pushObjects: Int
+    /// Integers pushed.
+    public let pushIntegers: Int
+
+    /// An effect of `pop` (objects, integers) values, then `push`.
+    public init(pop: (objects: Int, integers: Int) = (0, 0), push: (objects: Int, integers: Int) = (0, 0)) {
+        popObjects = pop.objects
+        popIntegers = pop.integers
+        pushObjects = push.objects
+        pushIntegers = push.integers
+    }
+}
+
 /// An opcode of the PVM.
 public enum Opcode: UInt8, CaseIterable, Sendable {
     case nop = 0x00
@@ -216,6 +237,46 @@ public enum Opcode: UInt8, CaseIterable, Sendable {
         case .i32, .target, .constant, .string: 4
         case .call8: 5
         case .i64: 8
+        }
+    }
+
+    /// What the instruction takes from and leaves on the two stacks: the one
+    /// table of stack effects, read by the verifier and by the compiler's
+    /// emitter. Nil where the effect depends on the operands (`call`,
+    /// `stack_reserve`). A prefix changes no stack by itself; the
+    /// instruction after it has the effect. `ret` is listed with the result
+    /// it returns; the verifier does not require it (an empty stack returns
+    /// null).
+    public var stackEffect: StackEffect? {
+        switch self {
+        case .call8, .stackReserve: nil
+        case .nop, .jmp, .popCatcher, .prefixLong, .prefixFloat, .prefixDouble: StackEffect()
+        case .djnz: StackEffect(pop: (0, 1), push: (0, 1))
+        case .jz, .isDrop, .isSave8, .isSet32: StackEffect(pop: (0, 1))
+        case .ret, .throw, .osDrop, .osSave8, .osSet32, .pushCatcher, .generalLock, .generalUnlock: StackEffect(pop: (1, 0))
+        case .isDup: StackEffect(pop: (0, 1), push: (0, 2))
+        case .osDup: StackEffect(pop: (1, 0), push: (2, 0))
+        case .osLoad8, .osGet32, .sconstBin, .constPool, .summonByName,
+             .summonThread, .summonThis, .summonNull, .summonClassClass, .summonIntClass, .summonStringClass:
+            StackEffect(push: (1, 0))
+        case .isLoad8, .isGet32, .iconst0, .iconst1, .iconst8, .iconst32, .iconst64: StackEffect(push: (0, 1))
+        case .new: StackEffect(pop: (1, 0), push: (1, 0))
+        case .i2o: StackEffect(pop: (0, 1), push: (1, 0))
+        case .o2i, .osIsNull: StackEffect(pop: (1, 0), push: (0, 1))
+        case .isum, .imul, .isubul, .isublu, .idivul, .idivlu, .ior, .iand, .ixor, .logOr, .logAnd, .logXor,
+             .ige, .ile, .igt, .ilt, .iremul, .iremlu, .ishl, .ishr, .ushr, .ieq, .ineq:
+            StackEffect(pop: (0, 2), push: (0, 1))
+        case .inot, .logNot, .fromi, .froml, .fromf, .fromd: StackEffect(pop: (0, 1), push: (0, 1))
+        case .osEq, .osNeq: StackEffect(pop: (2, 0), push: (0, 1))
+        }
+    }
+
+    /// The prefix that selects a value type (nil for `int`, which has none).
+    public static func prefix(for type: NumericType) -> Opcode {
+        switch type {
+        case .long: .prefixLong
+        case .float: .prefixFloat
+        case .double: .prefixDouble
         }
     }
 

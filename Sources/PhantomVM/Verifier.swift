@@ -144,78 +144,55 @@ public enum Verifier {
                 maxI = max(maxI, i)
             }
             let operand = instruction.operands.first ?? 0
-            var fallsThrough = true
-            switch instruction.opcode {
-            case .nop: break
-            case .djnz:
-                try pop(0, 1); push(0, 1)
-                try flow(to: Int(operand), (o, i), from: at)
-            case .jz:
-                try pop(0, 1)
-                try flow(to: Int(operand), (o, i), from: at)
-            case .jmp:
-                try flow(to: Int(operand), (o, i), from: at)
-                fallsThrough = false
-            case .ret, .throw:
-                if instruction.opcode == .throw { try pop(1, 0) }
-                fallsThrough = false
-            case .call8:
-                let count = instruction.operands[1]
-                guard count >= 0 && count <= 255 else { throw fail(at, "call with \(count) arguments") }
-                try pop(Int(count) + 1, 0); push(1, 0)
-            case .isDup: try pop(0, 1); push(0, 2)
-            case .isDrop: try pop(0, 1)
-            case .osDup: try pop(1, 0); push(2, 0)
-            case .osDrop: try pop(1, 0)
+            let opcode = instruction.opcode
+            // The checks of operands, before the stack effect.
+            switch opcode {
             case .osLoad8, .osSave8, .isLoad8, .isSave8:
                 guard operand < fieldCount else { throw fail(at, "field \(operand) of a class with \(fieldCount) fields") }
-                switch instruction.opcode {
-                case .osLoad8: push(1, 0)
-                case .osSave8: try pop(1, 0)
-                case .isLoad8: push(0, 1)
-                default: try pop(0, 1)
-                }
-            case .new: try pop(1, 0); push(1, 0)
             case .osGet32, .osSet32:
-                guard operand >= 0 && operand < o - (instruction.opcode == .osSet32 ? 1 : 0) else {
+                guard operand >= 0 && operand < o - (opcode == .osSet32 ? 1 : 0) else {
                     throw fail(at, "object stack slot \(operand) is not below the stack top (\(o))")
                 }
-                if instruction.opcode == .osGet32 { push(1, 0) } else { try pop(1, 0) }
             case .isGet32, .isSet32:
-                guard operand >= 0 && operand < i - (instruction.opcode == .isSet32 ? 1 : 0) else {
+                guard operand >= 0 && operand < i - (opcode == .isSet32 ? 1 : 0) else {
                     throw fail(at, "integer stack slot \(operand) is not below the stack top (\(i))")
                 }
-                if instruction.opcode == .isGet32 { push(0, 1) } else { try pop(0, 1) }
-            case .iconst0, .iconst1, .iconst8, .iconst32, .iconst64: push(0, 1)
             case .sconstBin:
                 guard String(validating: instruction.string, as: UTF8.self) != nil else { throw fail(at, "string constant is not valid UTF-8") }
-                push(1, 0)
             case .summonByName:
                 guard String(validating: instruction.string, as: UTF8.self) != nil else { throw fail(at, "class name is not valid UTF-8") }
-                push(1, 0)
             case .constPool:
                 guard operand >= 0 && operand < method.constants.count else {
                     throw fail(at, "constant \(operand) of a pool of \(method.constants.count)")
                 }
-                push(1, 0)
-            case .stackReserve: push(Int(instruction.operands[0]), Int(instruction.operands[1]))
-            case .pushCatcher:
-                try pop(1, 0)
-                try flow(to: Int(operand), (o + 1, i), from: at)
-                maxO = max(maxO, o + 1)
-            case .popCatcher: break
-            case .summonThread, .summonThis, .summonNull, .summonClassClass, .summonIntClass, .summonStringClass: push(1, 0)
-            case .i2o: try pop(0, 1); push(1, 0)
-            case .o2i: try pop(1, 0); push(0, 1)
-            case .isum, .imul, .isubul, .isublu, .idivul, .idivlu, .ior, .iand, .ixor, .logOr, .logAnd, .logXor,
-                 .ige, .ile, .igt, .ilt, .iremul, .iremlu, .ishl, .ishr, .ushr, .ieq, .ineq:
-                try pop(0, 2); push(0, 1)
-            case .inot, .logNot, .fromi, .froml, .fromf, .fromd: try pop(0, 1); push(0, 1)
             case .prefixLong, .prefixFloat, .prefixDouble:
                 throw fail(at, "a prefix was decoded alone")
-            case .osEq, .osNeq: try pop(2, 0); push(0, 1)
-            case .osIsNull: try pop(1, 0); push(0, 1)
-            case .generalLock, .generalUnlock: try pop(1, 0)
+            default: break
+            }
+            // The stack effect: the table's, or the operands' where it has none.
+            if let effect = opcode.stackEffect {
+                // `ret` may return with an empty stack (the result is null).
+                if opcode != .ret { try pop(effect.popObjects, effect.popIntegers) }
+                push(effect.pushObjects, effect.pushIntegers)
+            } else if opcode == .call8 {
+                let count = instruction.operands[1]
+                guard count >= 0 && count <= 255 else { throw fail(at, "call with \(count) arguments") }
+                try pop(Int(count) + 1, 0); push(1, 0)
+            } else {  // stack_reserve
+                push(Int(instruction.operands[0]), Int(instruction.operands[1]))
+            }
+            // Where control goes.
+            var fallsThrough = true
+            switch opcode {
+            case .djnz, .jz: try flow(to: Int(operand), (o, i), from: at)
+            case .jmp:
+                try flow(to: Int(operand), (o, i), from: at)
+                fallsThrough = false
+            case .ret, .throw: fallsThrough = false
+            case .pushCatcher:
+                try flow(to: Int(operand), (o + 1, i), from: at)
+                maxO = max(maxO, o + 1)
+            default: break
             }
             if fallsThrough {
                 guard instruction.next < code.count else { throw fail(at, "execution runs off the end of the code") }

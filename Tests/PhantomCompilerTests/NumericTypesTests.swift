@@ -59,10 +59,4 @@ import Testing
             try { boot.print(1L / zero); } catch (var e : string) { boot.print(e.substring(0, 16)); }
             """, "division by zero")
     }
-
-    @Test func withoutTheVMsPrefixesTheCompilerSaysWhatIsMissing() {
-        guard !ExtendedOpcode.prefixLong.isSupported else { return }
-        let found = errors(program("var x : long = 5L;"))
-        #expect(found == ["4:16: long values need the VM's prefix_long instruction, which this VM does not have yet"])
-    }
 }
