@@ -52,7 +52,7 @@ let package = Package(
         .testTarget(name: "PhantomVMTests", dependencies: ["PhantomVM", "PhantomMemory", "PhantomStore", "PhantomHost"]),
         .testTarget(name: "PhantomCompilerTests",
                     dependencies: ["PhantomCompiler", "PhantomVM", "PhantomMemory", "PhantomStore", "PhantomHost"]),
-        .testTarget(name: "PhantomKernelTests", dependencies: ["PhantomKernel", "PhantomHost"]),
+        .testTarget(name: "PhantomKernelTests", dependencies: ["PhantomKernel", "PhantomVM", "PhantomHost"]),
         .testTarget(name: "PhantomCLITests", dependencies: ["phantom", "PhantomStore", "PhantomHost"]),
     ],
     swiftLanguageModes: [.v6]
