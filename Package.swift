@@ -54,7 +54,7 @@ let package = Package(
                     exclude: ["Programs"]),
         .testTarget(name: "PhantomCompilerTests",
                     dependencies: ["PhantomCompiler", "PhantomVM", "PhantomMemory", "PhantomStore", "PhantomHost"]),
-        .testTarget(name: "PhantomKernelTests", dependencies: ["PhantomKernel", "PhantomHost"]),
+        .testTarget(name: "PhantomKernelTests", dependencies: ["PhantomKernel", "PhantomVM", "PhantomHost"]),
         .testTarget(name: "PhantomCLITests", dependencies: ["phantom", "PhantomStore", "PhantomHost"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,6 @@
-// Time from the host: the only place the system reads a clock.
+// Time from the host: the only place the system reads a clock (`Clock`
+// in Clock.swift is the same as a protocol, for a kernel that is given its
+// host).
 
 #if canImport(Glibc)
 import Glibc

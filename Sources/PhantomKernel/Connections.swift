@@ -20,12 +20,6 @@ import PhantomHost
 import PhantomMemory
 import PhantomVM
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 enum Scheme: UInt64 {
     case none = 0, console, timer, clock, tick, file
 }
@@ -40,18 +34,18 @@ enum ConnectionMethod {
 final class ConnectionClass: KernelClassHandler {
     let share: String?
     let console: @Sendable (String) -> Void
-    let input = ConsoleInput()
+    /// The console's input (`Console.takeLine`).
+    let input: any Console
 
-    init(share: String?, console: @escaping @Sendable (String) -> Void) {
+    init(share: String?, console: @escaping @Sendable (String) -> Void, input: any Console) {
         self.share = share
         self.console = console
+        self.input = input
     }
 
     func register(in vm: VirtualMachine) throws {
         try vm.registerKernelClass(".internal.connection", instanceReferences: 1, instanceBytes: 40, handler: self)
     }
-
-    func stop() { input.stop() }
 
     // MARK: - Dispatch
 
@@ -137,7 +131,7 @@ final class ConnectionClass: KernelClassHandler {
             } else {
                 memory.setWord(connection, at: 16, vm.bootCount)
             }
-            switch input.take() {
+            switch input.takeLine() {
             case .line(let line):
                 vm.setWaitPhase(of: thread, 0)
                 return make(vm) { try vm.makeString(line) }
@@ -211,47 +205,24 @@ final class ConnectionClass: KernelClassHandler {
         }
     }
 
+    /// The wall-clock time (ms since 1970) of the earliest tick that a
+    /// blocked thread waits for, nil if none waits for a tick: the kernel's
+    /// idle wait ends then, so a tick is not late.
+    func nextTick(_ vm: VirtualMachine) -> Int64? {
+        var earliest: Int64? = nil
+        for thread in vm.threads where vm.state(of: thread) == .blocked {
+            let awaited = vm.awaited(by: thread)
+            guard !awaited.isNull, VirtualMachine.integerValue(awaited) == nil, vm.className(vm.classOfValue(awaited)) == ".internal.connection",
+                  Scheme(rawValue: vm.memory.word(awaited, at: 0)) == .tick else { continue }
+            let next = Int64(bitPattern: vm.memory.word(awaited, at: 32))
+            earliest = min(earliest ?? next, next)
+        }
+        return earliest
+    }
+
     private func make(_ vm: VirtualMachine, _ body: () throws -> ObjectRef) -> KernelCallResult {
         do { return .value(try body()) } catch { return .error("\(error)") }
     }
 }
 
 func wallMillis() -> Int64 { HostClock.wallNanos() / 1_000_000 }
-
-/// Lines from the process's standard input, read by a background thread
-/// started on the first console read.
-final class ConsoleInput: @unchecked Sendable {
-    enum Taken { case line(String), end, none }
-    private let lock = NSLock()
-    private var lines: [String] = []
-    private var ended = false
-    private var started = false
-
-    var hasInput: Bool { lock.withLock { !lines.isEmpty || ended } }
-
-    func take() -> Taken {
-        startIfNeeded()
-        return lock.withLock {
-            if !lines.isEmpty { return .line(lines.removeFirst()) }
-            return ended ? .end : .none
-        }
-    }
-
-    private func startIfNeeded() {
-        let start = lock.withLock { () -> Bool in
-            if started { return false }
-            started = true
-            return true
-        }
-        guard start else { return }
-        let thread = Thread { [self] in
-            while let line = readLine(strippingNewline: true) {
-                lock.withLock { lines.append(line) }
-            }
-            lock.withLock { ended = true }
-        }
-        thread.start()
-    }
-
-    func stop() {}
-}

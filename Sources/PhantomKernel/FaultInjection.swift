@@ -10,11 +10,7 @@
 //
 // Anything else is refused, never ignored.
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import PhantomHost
 
 /// A fault to inject into this process (for tests).
 public enum FaultInjection: Equatable, Sendable {
@@ -47,8 +43,8 @@ public enum FaultInjection: Equatable, Sendable {
 
     /// The fault PHANTOM_FAULT asks for: nil when it is unset or empty.
     public static func fromEnvironment() throws(KernelError) -> FaultInjection? {
-        guard let value = getenv(variable), value.pointee != 0 else { return nil }
-        return try FaultInjection(parsing: String(cString: value))
+        guard let value = HostProcess.environment(variable), !value.isEmpty else { return nil }
+        return try FaultInjection(parsing: value)
     }
 
     /// Ends the process with SIGABRT, as a crash would: nothing more is
@@ -59,17 +55,6 @@ public enum FaultInjection: Equatable, Sendable {
     public static func abortProcess(_ why: String) -> Never {
         let line = "phantom: \(variable): aborting \(why)\n"
         _ = writeAll(2, line)
-        signal(SIGABRT, SIG_DFL)
-        #if canImport(Glibc)
-        let core = __rlimit_resource_t(RLIMIT_CORE.rawValue)
-        #else
-        let core = RLIMIT_CORE
-        #endif
-        var limit = rlimit()
-        if getrlimit(core, &limit) == 0 {
-            limit.rlim_cur = 0
-            _ = setrlimit(core, &limit)
-        }
-        abort()
+        HostProcess.abortWithoutCoreDump()
     }
 }

@@ -12,12 +12,7 @@ import PhantomHost
 import PhantomMemory
 import PhantomStore
 import PhantomVM
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import Synchronization
 
 /// Why the kernel could not boot or do what it was asked.
 public struct KernelError: Error, CustomStringConvertible {
@@ -44,6 +39,9 @@ public final class Kernel: @unchecked Sendable {
         public var console: @Sendable (String) -> Void = { text in
             StandardOutput.write(text)
         }
+        /// The console's input (lines for `con:` reads); its arrival wakes
+        /// the kernel's idle wait.
+        public var consoleInput: any Console = TerminalConsole()
         /// Called on the writer thread after each snapshot is durable.
         public var snapshotLog: (@Sendable (SnapshotReport) -> Void)? = nil
         /// Address space of the image (bytes) and the store's logical size.
@@ -98,6 +96,11 @@ public final class Kernel: @unchecked Sendable {
     public let vm: VirtualMachine
     /// True if this boot created the image.
     public let created: Bool
+    /// The kernel's idle wait: the run loop sleeps on it when no thread can
+    /// run, until the next deadline (a snapshot, a tick a thread waits for)
+    /// or an event (console input, `requestStop`, a stop signal:
+    /// `StopSignal.install(waking: kernel.wakeup)`).
+    public let wakeup = PollWakeup()
     /// Called on the mutator thread when a snapshot begins (its instant).
     public var onSnapshotBegin: (() -> Void)? = nil
     let connections: ConnectionClass
@@ -116,7 +119,7 @@ public final class Kernel: @unchecked Sendable {
         var isNew = false
         var plan: BootPlan? = nil
         do {
-            if access(options.imagePath, F_OK) == 0 {
+            if HostProcess.fileExists(options.imagePath) {
                 device = try FileBlockDevice(path: options.imagePath, mode: options.readOnly ? .readOnly : .readWrite)
                 var opened = try Store.open(device, readOnly: options.readOnly, verification: .newestSnapshot)
                 if let policy = options.crashLoop, !options.readOnly, opened.formatVersion >= 2 {
@@ -149,7 +152,9 @@ public final class Kernel: @unchecked Sendable {
         let durable = DurableSnapshot(store.newestSnapshot?.id ?? 0)
         self.durable = durable
         vm.durableSnapshotID = { durable.id }
-        connections = ConnectionClass(share: options.share, console: console)
+        connections = ConnectionClass(share: options.share, console: console, input: options.consoleInput)
+        let wakeup = self.wakeup
+        options.consoleInput.onInput { wakeup.wake() }
         names = NameSpaceClass()
         try connections.register(in: vm)
         try names.register(in: vm)
@@ -256,7 +261,6 @@ public final class Kernel: @unchecked Sendable {
 
     deinit {
         snapshotWriter?.stop()
-        connections.stop()
     }
 
     // MARK: - Programs
@@ -308,9 +312,13 @@ public final class Kernel: @unchecked Sendable {
     private var snapshotWriter: SnapshotWriter? = nil
     private var writeFailure: MemoryError? { snapshotWriter?.failure }
 
-    /// Runs the threads until `shouldStop` says so (checked at least every
-    /// 20 ms), taking a snapshot every `snapshotInterval`, then takes a final
-    /// snapshot at the safepoint where it stopped.
+    /// Runs the threads until `shouldStop` says so, taking a snapshot every
+    /// `snapshotInterval`, then takes a final snapshot at the safepoint
+    /// where it stopped. `shouldStop` is checked between slices (at least
+    /// every 20 ms while threads run) and after every wake-up of the idle
+    /// wait: a stop request that should be seen at once while the system is
+    /// idle also wakes `wakeup` (`requestStop()` and `StopSignal` do);
+    /// any other is seen within `idleCheckNanos`.
     ///
     /// It also stops when no thread can run any more (every thread has
     /// ended, or the rest wait for one another); the result says which.
@@ -322,7 +330,7 @@ public final class Kernel: @unchecked Sendable {
         if case let .abortAfterInstructions(count) = options.fault { abortAfter = count }
         var nextSnapshot = HostClock.monotonicNanos() &+ (interval == 0 ? UInt64.max / 2 : interval)
         var reason = StopReason.requested
-        while !shouldStop() {
+        while !shouldStop() && !stopRequested.load(ordering: .acquiring) {
             if StandardOutput.isClosed {
                 reason = .outputClosed
                 break
@@ -345,16 +353,34 @@ public final class Kernel: @unchecked Sendable {
                 nextSnapshot = HostClock.monotonicNanos() &+ interval
             }
             if !vm.hasWork {
-                // Nothing to run: wait for the next snapshot or a stop.
-                let pause = min(20_000_000, nextSnapshot &- min(nextSnapshot, HostClock.monotonicNanos()))
-                var request = timespec(tv_sec: 0, tv_nsec: Int(pause))
-                _ = nanosleep(&request, nil)
+                // Nothing can run before an event: sleep until the next
+                // snapshot or the next tick a thread waits for, or until
+                // console input or a stop request wakes us (no polling).
+                let now = HostClock.monotonicNanos()
+                var deadline = min(nextSnapshot, now &+ Self.idleCheckNanos)
+                if let tick = connections.nextTick(vm) {
+                    let late = tick &* 1_000_000 &- HostClock.wallNanos()
+                    deadline = min(deadline, now &+ UInt64(max(0, late)))
+                }
+                wakeup.wait(until: deadline)
             }
         }
         try finalSnapshot()
         if let health { endedCleanly(elapsedNanos: HostClock.monotonicNanos() &- health.startedAt) }
         return reason
     }
+
+    /// The longest idle wait (ns), for a `shouldStop` that nothing wakes.
+    public static let idleCheckNanos: UInt64 = 1_000_000_000
+
+    /// Asks `run` to stop as soon as it can (from any thread): its next
+    /// check of `shouldStop` is made true, and an idle wait ends at once.
+    public func requestStop() {
+        stopRequested.store(true, ordering: .releasing)
+        wakeup.wake()
+    }
+
+    private let stopRequested = Atomic<Bool>(false)
 
     /// Why `run` returned.
     public enum StopReason: Sendable {

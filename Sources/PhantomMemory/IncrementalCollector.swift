@@ -43,12 +43,6 @@
 
 import PhantomHost
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Where the incremental collector is in its cycle.
 public enum CollectionPhase: Sendable {
     /// No cycle runs: no barrier work, no allocation colour.
@@ -641,8 +635,7 @@ extension ObjectMemory {
             // One bit per 16 bytes of the whole space, reserved but not
             // committed: only the words of granules in the heap are touched.
             let bytes = max(8, (space.capacityPages << 12) >> 7)
-            guard let mapping = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0),
-                  mapping != MAP_FAILED else {
+            guard let mapping = VirtualMemory.reserve(bytes) else {
                 fatalError("cannot reserve \(bytes) bytes for the collector's mark bits")
             }
             markBits = mapping.assumingMemoryBound(to: UInt64.self)
@@ -653,7 +646,7 @@ extension ObjectMemory {
     }
 
     func releaseCollectorMemory() {
-        if let bits = markBits { munmap(bits, max(8, (space.capacityPages << 12) >> 7)) }
+        if let bits = markBits { VirtualMemory.release(bits, bytes: max(8, (space.capacityPages << 12) >> 7)) }
         markStack?.deallocate()
         chunkCells?.deallocate()
     }

@@ -39,12 +39,6 @@
 
 import PhantomStore
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// A reference to an object: its offset in the persistent space; 0 is null.
 public struct ObjectRef: Hashable, Sendable, CustomStringConvertible {
     public let raw: UInt64
@@ -423,7 +417,7 @@ public final class ObjectMemory {
 
     @inline(__always) func zero(_ offset: UInt64, count: Int) {
         space.willWrite(offset: offset, length: count)
-        memset(base + Int(offset), 0, count)
+        (base + Int(offset)).initializeMemory(as: UInt8.self, repeating: 0, count: count)
     }
 
     // MARK: - Statistics

@@ -8,55 +8,41 @@
 // faulted in at once, and go back to the pool after the commit; the pool
 // keeps what the largest snapshot so far needed.
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import PhantomHost
 
 final class PageBufferPool: @unchecked Sendable {
     static let chunkPages = 256
     private var free: [UnsafeMutableRawPointer] = []
     private var chunks: [UnsafeMutableRawPointer] = []
-    private var lock = pthread_mutex_t()
+    private let lock = Lock()
 
-    init() { pthread_mutex_init(&lock, nil) }
+    init() {}
 
     deinit {
-        for chunk in chunks { munmap(chunk, Self.chunkPages << 12) }
-        pthread_mutex_destroy(&lock)
+        for chunk in chunks { VirtualMemory.release(chunk, bytes: Self.chunkPages << 12) }
     }
 
     /// A 4096-byte, page-aligned buffer. Any thread.
     func take() -> UnsafeMutableRawPointer {
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
-        if free.isEmpty { grow() }
-        return free.removeLast()
+        lock.withLock {
+            if free.isEmpty { grow() }
+            return free.removeLast()
+        }
     }
 
     /// Returns buffers taken from this pool. Any thread.
     func give(_ buffers: [UnsafeMutableRawPointer]) {
-        pthread_mutex_lock(&lock)
-        free.append(contentsOf: buffers)
-        pthread_mutex_unlock(&lock)
+        lock.withLock { free.append(contentsOf: buffers) }
     }
 
     /// Buffers the pool holds (taken or free).
     var capacity: Int {
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
-        return chunks.count * Self.chunkPages
+        lock.withLock { chunks.count * Self.chunkPages }
     }
 
     private func grow() {
         let bytes = Self.chunkPages << 12
-        #if os(Linux)
-        let flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE
-        #else
-        let flags = MAP_PRIVATE | MAP_ANONYMOUS
-        #endif
-        guard let chunk = mmap(nil, bytes, PROT_READ | PROT_WRITE, flags, -1, 0), chunk != MAP_FAILED else {
+        guard let chunk = VirtualMemory.commit(bytes) else {
             // Out of memory for a copy: there is no way to take the snapshot
             // consistently (nor to go on without it).
             fatalError("out of memory for snapshot page copies (\(bytes) bytes)")

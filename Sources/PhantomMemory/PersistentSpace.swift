@@ -23,12 +23,6 @@ import CPhantomSupport
 import PhantomHost
 import PhantomStore
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// A persistent, snapshotted address space of pages.
 ///
 /// The mutator (one thread) reads and writes through `base`, calling
@@ -52,7 +46,7 @@ public final class PersistentSpace: @unchecked Sendable {
     /// The epoch whose snapshot is being written, or 0 (set by the mutator,
     /// cleared by the writer: atomic).
     private let pendingEpochCell: UnsafeMutablePointer<UInt32>
-    private var sideLock = pthread_mutex_t()
+    private let sideLock = Lock()
     private var sideCopies: [(page: UInt64, bytes: UnsafeMutableRawPointer)] = []
     /// Buffers for the copies of pages (PageBufferPool.swift).
     let copies = PageBufferPool()
@@ -65,8 +59,7 @@ public final class PersistentSpace: @unchecked Sendable {
         let pages = Int(min(capacity, store.pageCount << 12) >> 12)
         guard pages >= 2 else { throw .invalidArgument("the space needs at least 2 pages, not \(pages)") }
         let bytes = pages << 12
-        guard let mapping = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0),
-              mapping != MAP_FAILED else {
+        guard let mapping = VirtualMemory.reserve(bytes) else {
             throw .outOfAddressSpace(requested: UInt64(bytes))
         }
         base = mapping
@@ -74,10 +67,8 @@ public final class PersistentSpace: @unchecked Sendable {
         self.store = store
         // Page states, zero (clean) until touched: fresh anonymous memory
         // costs nothing for the pages never used.
-        guard let stateMemory = mmap(nil, Self.stateBytes(pages), PROT_READ | PROT_WRITE,
-                                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0),
-              stateMemory != MAP_FAILED else {
-            munmap(mapping, bytes)
+        guard let stateMemory = VirtualMemory.reserve(Self.stateBytes(pages)) else {
+            VirtualMemory.release(mapping, bytes: bytes)
             throw .outOfAddressSpace(requested: UInt64(Self.stateBytes(pages)))
         }
         states = stateMemory.bindMemory(to: UInt32.self, capacity: pages)
@@ -85,7 +76,6 @@ public final class PersistentSpace: @unchecked Sendable {
         usedPagesCell.initialize(to: 1)
         pendingEpochCell = .allocate(capacity: 1)
         pendingEpochCell.initialize(to: 0)
-        pthread_mutex_init(&sideLock, nil)
         // Bring the image in at disk speed: one walk of the tree for the
         // pages' blocks and checksums, then large reads in device order,
         // every page checked (see `Store.readPages`).
@@ -103,11 +93,10 @@ public final class PersistentSpace: @unchecked Sendable {
     }
 
     deinit {
-        munmap(base, capacityPages << 12)
-        munmap(UnsafeMutableRawPointer(states), Self.stateBytes(capacityPages))
+        VirtualMemory.release(base, bytes: capacityPages << 12)
+        VirtualMemory.release(UnsafeMutableRawPointer(states), bytes: Self.stateBytes(capacityPages))
         usedPagesCell.deallocate()
         pendingEpochCell.deallocate()
-        pthread_mutex_destroy(&sideLock)
     }
 
     private static func stateBytes(_ pages: Int) -> Int { (pages * 4 + 4095) & ~4095 }
@@ -160,15 +149,13 @@ public final class PersistentSpace: @unchecked Sendable {
                 if phantom_atomic_cas_u32(states + page, state, owner << 2 | 2) {
                     let copy = copies.take()
                     copy.copyMemory(from: base + page << 12, byteCount: 4096)
-                    pthread_mutex_lock(&sideLock)
-                    sideCopies.append((UInt64(page), copy))
-                    pthread_mutex_unlock(&sideLock)
+                    sideLock.withLock { sideCopies.append((UInt64(page), copy)) }
                     phantom_atomic_store_u32(states + page, epoch << 2 | 1)
                     break
                 }
             } else if phase == 2 {
                 // The writer is copying it right now (a few hundred ns).
-                sched_yield()
+                HostThread.yield()
             } else if phantom_atomic_cas_u32(states + page, state, epoch << 2 | 1) {
                 break
             }
@@ -228,10 +215,8 @@ public final class PersistentSpace: @unchecked Sendable {
     /// safepoint` on the starve program spent half its time there when
     /// every run was handed back).
     private func discard(_ start: UnsafeMutableRawPointer, bytes: Int) {
-        #if os(Linux)
-        if bytes >= Self.discardPages << 12 && madvise(start, bytes, MADV_DONTNEED) == 0 { return }
-        #endif
-        memset(start, 0, bytes)
+        if bytes >= Self.discardPages << 12 && VirtualMemory.discard(start, bytes: bytes) { return }
+        start.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
     }
 
     /// Runs of at least this many pages are handed back to the host.
@@ -289,17 +274,17 @@ public final class PersistentSpace: @unchecked Sendable {
                     phantom_atomic_store_u32(states + page, owner << 2)
                     pages.append((UInt64(page), copy))
                 } else if state == owner << 2 | 2 {
-                    sched_yield()  // the mutator is copying it aside
+                    HostThread.yield()  // the mutator is copying it aside
                     continue
                 }
                 break
             }
         }
         // Pages the mutator copied aside before it wrote them.
-        pthread_mutex_lock(&sideLock)
-        pages.append(contentsOf: sideCopies)
-        sideCopies.removeAll()
-        pthread_mutex_unlock(&sideLock)
+        sideLock.withLock {
+            pages.append(contentsOf: sideCopies)
+            sideCopies.removeAll()
+        }
         let writes = pages.map { PageWrite(page: $0.page, bytes: UnsafeRawBufferPointer(start: $0.bytes, count: 4096)) }
         do {
             return try store.commit(writes)

@@ -8,12 +8,6 @@
 import PhantomHost
 import PhantomStore
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Call `stop()` when done with it: the thread holds the writer until then.
 public final class SnapshotWriter: @unchecked Sendable {
     /// What a written snapshot reports (on the writer thread).
@@ -29,97 +23,78 @@ public final class SnapshotWriter: @unchecked Sendable {
 
     private let space: PersistentSpace
     private let done: @Sendable (Report) -> Void
-    private var lock = pthread_mutex_t()
-    private var wake = pthread_cond_t()
+    /// Guards the state below; its condition is signalled on every change.
+    private let lock = ConditionLock()
     /// Handed over, not yet taken by the thread (with its pause).
     private var pending: (ticket: SnapshotTicket, pauseNanos: UInt64)? = nil
     /// The thread is writing one (or reporting it).
     private var writing = false
     private var firstFailure: MemoryError? = nil
     private var stopping = false
-    private var thread: pthread_t? = nil
+    private var thread: HostThread? = nil
 
     /// Starts the writer thread for `space`; `done` runs on it after each
     /// snapshot.
     public init(space: PersistentSpace, done: @escaping @Sendable (Report) -> Void) {
         self.space = space
         self.done = done
-        pthread_mutex_init(&lock, nil)
-        pthread_cond_init(&wake, nil)
-        let box = Unmanaged.passRetained(self)
-        var created = pthread_t()
-        let status = pthread_create(&created, nil, { context in
-            let writer = Unmanaged<SnapshotWriter>.fromOpaque(context!).takeRetainedValue()
-            writer.loop()
-            return nil
-        }, box.toOpaque())
-        guard status == 0 else {
-            box.release()
-            fatalError("cannot start the snapshot writer thread (error \(status))")
-        }
-        thread = created
-    }
-
-    deinit {
-        pthread_cond_destroy(&wake)
-        pthread_mutex_destroy(&lock)
+        // The thread holds the writer until `stop()`.
+        thread = HostThread("snapshot writer") { [self] in loop() }
     }
 
     /// Hands a snapshot begun at a safepoint to the writer. Mutator thread.
     /// `beginSnapshot` refuses while one is being written, so at most one
     /// waits here (while the thread reports the previous one).
     public func write(_ ticket: SnapshotTicket, pauseNanos: UInt64 = 0) {
-        pthread_mutex_lock(&lock)
-        precondition(pending == nil, "a snapshot is already waiting for the writer")
-        pending = (ticket, pauseNanos)
-        pthread_cond_broadcast(&wake)
-        pthread_mutex_unlock(&lock)
+        lock.withLock {
+            precondition(pending == nil, "a snapshot is already waiting for the writer")
+            pending = (ticket, pauseNanos)
+            lock.broadcast()
+        }
     }
 
     /// The first snapshot that failed to be written, if any (its pages stay
     /// owed to the next one). Any thread.
     public var failure: MemoryError? {
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
-        return firstFailure
+        lock.withLock { firstFailure }
     }
 
     /// Waits until the writer has nothing to write.
     public func waitUntilIdle() {
-        pthread_mutex_lock(&lock)
-        while pending != nil || writing { pthread_cond_wait(&wake, &lock) }
-        pthread_mutex_unlock(&lock)
+        lock.withLock {
+            while pending != nil || writing { lock.wait() }
+        }
     }
 
     /// Finishes the snapshot in hand, if any, and ends the thread.
     public func stop() {
-        pthread_mutex_lock(&lock)
-        stopping = true
-        pthread_cond_broadcast(&wake)
-        let running = thread
-        thread = nil
-        pthread_mutex_unlock(&lock)
-        if let running { pthread_join(running, nil) }
+        let running = lock.withLock { () -> HostThread? in
+            stopping = true
+            lock.broadcast()
+            defer { thread = nil }
+            return thread
+        }
+        running?.join()
     }
 
     private func loop() {
-        pthread_mutex_lock(&lock)
+        lock.lock()
         while true {
-            while pending == nil && !stopping { pthread_cond_wait(&wake, &lock) }
+            while pending == nil && !stopping { lock.wait() }
             guard let (ticket, pause) = pending else { break }
             pending = nil
             writing = true
-            pthread_mutex_unlock(&lock)
+            lock.unlock()
             let start = HostClock.monotonicNanos()
             let result: Result<SnapshotInfo, MemoryError>
             do { result = .success(try space.writeSnapshot(ticket)) } catch { result = .failure(error) }
             done(Report(ticket: ticket, pauseNanos: pause, result: result, writeNanos: HostClock.monotonicNanos() - start))
-            pthread_mutex_lock(&lock)
+            lock.lock()
             if case let .failure(error) = result, firstFailure == nil { firstFailure = error }
             writing = false
-            pthread_cond_broadcast(&wake)
+            lock.broadcast()
         }
-        pthread_mutex_unlock(&lock)
+        lock.unlock()
     }
 
 }

@@ -3,7 +3,6 @@
 // ./phantom.img). These names and their JSON keys are a contract.
 
 import ArgumentParser
-import CPhantomSupport
 import Foundation
 import Logging
 import PhantomHost
@@ -88,26 +87,6 @@ func withStarters(_ classes: [ClassFile]) throws -> [ClassFile] {
         do { result += try Assembler.assemble(source, file: "starter") } catch { throw UserError("cannot make a starter for \(cls.name): \(error)") }
     }
     return result
-}
-
-/// The stop request from SIGINT/SIGTERM (written by the signal handler).
-nonisolated(unsafe) let stopCell: UnsafeMutablePointer<UInt32> = {
-    let cell = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
-    cell.initialize(to: 0)
-    return cell
-}()
-
-func installStopHandlers() {
-    let handler: @convention(c) (Int32) -> Void = { _ in phantom_atomic_store_u32(stopCell, 1) }
-    signal(SIGINT, handler)
-    signal(SIGTERM, handler)
-    // A parent may have started us with these signals blocked (the mask is
-    // inherited): unblock them, or a stop request would never arrive.
-    var set = sigset_t()
-    sigemptyset(&set)
-    sigaddset(&set, SIGINT)
-    sigaddset(&set, SIGTERM)
-    pthread_sigmask(SIG_UNBLOCK, &set, nil)
 }
 
 func bootKernel(_ image: String, readOnly: Bool = false, mustExist: Bool = false, configure: (inout Kernel.Options) -> Void = { _ in }) throws -> Kernel {
@@ -225,11 +204,11 @@ struct RunCommand: ParsableCommand {
                 let booted = kernel.store.newestSnapshot.map { String($0.id) } ?? "none"
                 printError("phantom: warning: damaged snapshot(s) \(dropped.isEmpty ? "at the top of the history" : dropped); booted from snapshot \(booted), the newest intact one. `phantom rollback --image \(imageOption.image) --to \(booted)` makes that permanent; running on does too, with the next snapshot.")
             }
-            installStopHandlers()
+            StopSignal.install(waking: kernel.wakeup)
             if verbose { logger.info("booted \(imageOption.image) (boot \(kernel.vm.bootCount), \(kernel.vm.threads.count) threads)") }
             if marks { kernel.onSnapshotBegin = { StandardOutput.write("#snapshot\n") } }
             let threadsBefore = Set(kernel.vm.threads.filter { kernel.vm.state(of: $0) == .failed })
-            let reason = try kernel.run { phantom_atomic_load_u32(stopCell) != 0 }
+            let reason = try kernel.run { StopSignal.isRequested }
             switch reason {
             case .requested: if verbose { logger.info("stopped; final snapshot taken") }
             case .allEnded: if verbose { logger.info("every thread has ended; final snapshot taken") }

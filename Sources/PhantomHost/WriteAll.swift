@@ -8,7 +8,7 @@ import Darwin
 
 /// Writes all of `text` to `descriptor`, retrying short writes, EINTR and
 /// EAGAIN; nil when done, else the `errno` of the write that failed.
-func writeAll(_ descriptor: Int32, _ text: String) -> Int32? {
+public func writeAll(_ descriptor: Int32, _ text: String) -> Int32? {
     let bytes = Array(text.utf8)
     var done = 0
     while done < bytes.count {

@@ -3,7 +3,7 @@
 // descriptor walk closes.
 
 import Foundation
-@testable import PhantomKernel
+import PhantomHost
 import Testing
 
 #if canImport(Glibc)

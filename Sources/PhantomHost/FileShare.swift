@@ -1,4 +1,4 @@
-// Host files for `fio:` connections: only inside the directory the image is
+// The shared directory (host service of the `fio:` driver): host files: only inside the directory the image is
 // granted with `--share DIR`. A name is a path relative to that directory
 // ("fio:notes.txt" or "fio:/notes.txt"); "." and "..", NUL bytes and
 // symbolic links anywhere on the way are refused.
@@ -15,14 +15,18 @@ import Glibc
 import Darwin
 #endif
 
-struct ShareProblem: Error, CustomStringConvertible {
-    let description: String
+/// Why a `fio:` operation is refused or failed, in words for the guest exception.
+public struct ShareProblem: Error, CustomStringConvertible {
+    public let description: String
+    public init(description: String) { self.description = description }
 }
 
-enum FileShare {
+/// The shared directory adapter behind `fio:` connections: every
+/// operation walks from a descriptor of the share (see the top of the file).
+public enum FileShare {
     /// The components of `name`, or why it is refused (no share, no name,
     /// `.`/`..`, a NUL byte). Checks the text only, not the host.
-    static func components(_ name: String, in share: String?) -> Result<[String], ShareProblem> {
+    public static func components(_ name: String, in share: String?) -> Result<[String], ShareProblem> {
         guard share != nil else { return .failure(ShareProblem(description: "no directory is shared with this system (phantom run --share DIR)")) }
         guard !name.utf8.contains(0) else { return .failure(ShareProblem(description: "a NUL byte is not allowed in a file name")) }
         let parts = name.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
@@ -35,14 +39,14 @@ enum FileShare {
 
     /// Checks `name` as `connect` does: its text, and that the directory it
     /// would be in exists inside the share with no symbolic link on the way.
-    static func check(_ name: String, in share: String?) -> Result<Void, ShareProblem> {
+    public static func check(_ name: String, in share: String?) -> Result<Void, ShareProblem> {
         components(name, in: share).flatMap { parts in
             directory(of: parts, in: share!).map { close($0) }
         }
     }
 
     /// The file's text, nil if it does not exist.
-    static func read(_ name: String, in share: String?) -> Result<String?, ShareProblem> {
+    public static func read(_ name: String, in share: String?) -> Result<String?, ShareProblem> {
         open(name, in: share, flags: O_RDONLY).flatMap { descriptor -> Result<String?, ShareProblem> in
             guard let descriptor else { return .success(nil) }
             defer { close(descriptor) }
@@ -62,7 +66,7 @@ enum FileShare {
     }
 
     /// Appends `text` to the file, or replaces its contents; creates it.
-    static func write(_ name: String, in share: String?, _ text: String, append: Bool) -> Result<Void, ShareProblem> {
+    public static func write(_ name: String, in share: String?, _ text: String, append: Bool) -> Result<Void, ShareProblem> {
         let flags = O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC)
         return open(name, in: share, flags: flags).flatMap { descriptor -> Result<Void, ShareProblem> in
             guard let descriptor else { return .failure(ShareProblem(description: "cannot open: \(String(cString: strerror(ENOENT)))")) }
