@@ -280,7 +280,7 @@ public final class Kernel: @unchecked Sendable {
     /// Classes named `.phantom.start.NAME` start program `NAME`: their
     /// `main(boot)` builds the object with its constructor and calls its
     /// `run(boot)` (made by the command line for compiled programs).
-    public static let starterPrefix = ".phantom.start."
+    public static let starterPrefix = StarterClass.prefix
 
     /// Starts `className.run(boot)` in a new thread (through its starter
     /// class, if it has one) and records it as the class's program thread.

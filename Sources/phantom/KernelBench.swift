@@ -39,7 +39,7 @@ struct KernelBench: ParsableCommand {
         try reportingErrors {
             let work = try makeTemporaryDirectory(in: dir)
             defer { removeTree(work) }
-            let counter = try withStarters(try loadProgram(examplesPath("counter.ph")))
+            let counter = StarterClass.adding(to: try loadProgram(examplesPath("counter.ph")))
             let ledgerFile = "\(work)/ledger.pa"
             try kernelBenchLedger.write(toFile: ledgerFile, atomically: true, encoding: .utf8)
             let ledger = try loadProgram(ledgerFile)

@@ -53,42 +53,6 @@ func loadProgram(_ path: String) throws -> [ClassFile] {
     throw UserError("\(path): expected a .ph, .pa or .pc file")
 }
 
-/// The class a program file starts: the last one with a `run` method.
-func programClass(_ classes: [ClassFile], path: String) throws -> String {
-    guard let found = classes.last(where: { $0.methods.contains { $0.name == "run" } }) else {
-        throw UserError("\(path): no class has a run method")
-    }
-    return found.name
-}
-
-/// The classes of a program plus, for a class with a constructor (compiled
-/// Phantom code), its starter class `.phantom.start.NAME`, whose `main(boot)`
-/// makes the object as `new NAME()` would and calls its `run(boot)`, all in
-/// the program's persistent thread.
-func withStarters(_ classes: [ClassFile]) throws -> [ClassFile] {
-    var result = classes
-    for cls in classes {
-        guard let run = cls.methods.first(where: { $0.name == "run" }), run.arguments <= 1,
-              let constructor = cls.methods.first(where: { $0.name == "<init>" && $0.arguments == 0 }) else { continue }
-        let source = """
-            class \(Kernel.starterPrefix)\(cls.name)
-            method main 1
-                stack_reserve 1 0
-                summon_by_name "\(cls.name)"
-                new
-                call \(constructor.ordinal) 0
-                os_set 1
-                \(run.arguments == 1 ? "os_get 0" : "")
-                os_get 1
-                call \(run.ordinal) \(run.arguments)
-                ret
-            end
-            """
-        do { result += try Assembler.assemble(source, file: "starter") } catch { throw UserError("cannot make a starter for \(cls.name): \(error)") }
-    }
-    return result
-}
-
 func bootKernel(_ image: String, readOnly: Bool = false, mustExist: Bool = false, configure: (inout Kernel.Options) -> Void = { _ in }) throws -> Kernel {
     try refuseDirectory(image)
     var options = Kernel.Options(imagePath: image)
@@ -158,7 +122,9 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             StandardOutput.ignoreBrokenPipe()
-            let classes = try file.map { try withStarters(try loadProgram($0)) }
+            let program = try file.map { file in
+                do { return try Kernel.Program(classes: try loadProgram(file), file: file) } catch let error as KernelError { throw UserError(error.description) }
+            }
             let marks = markSnapshots
             let verbose = self.verbose
             let logger = SnapshotLogger(verbose: verbose)
@@ -178,21 +144,12 @@ struct RunCommand: ParsableCommand {
             // What the store opened, before this run adds snapshots.
             let bootedFrom = kernel.store.newestSnapshot.map { String($0.id) } ?? "none"
             let nextID = kernel.store.nextSnapshotID
-            if let classes, let file {
-                let name = try programClass(classes, path: file)
+            if let program {
                 // A program whose thread still lives resumes; one that has
                 // ended (or was never started) is installed and started anew.
-                let existing = try kernel.programThread(className: name)
-                let alive = existing.map { kernel.vm.state(of: $0) != .finished && kernel.vm.state(of: $0) != .failed } ?? false
-                if !alive {
-                    try kernel.install(classes)
-                    try kernel.start(className: name)
-                    // Durable before its first instruction: a kill at any
-                    // moment after this keeps the program (finding F1).
-                    try kernel.finalSnapshot()
-                    if verbose { logger.info("started \(name).run in a new thread") }
-                } else if verbose {
-                    logger.info("\(name) already runs in this image: resuming it")
+                switch try kernel.launch(program) {
+                case .started: if verbose { logger.info("started \(program.className).run in a new thread") }
+                case .resumed: if verbose { logger.info("\(program.className) already runs in this image: resuming it") }
                 }
             }
             // A damaged newest snapshot: the store booted from the newest intact one.
@@ -262,7 +219,7 @@ struct InstallCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let classes = try withStarters(try files.flatMap(loadProgram))
+            let classes = StarterClass.adding(to: try files.flatMap(loadProgram))
             let kernel = try bootKernel(imageOption.image)
             try kernel.install(classes)
             try kernel.finalSnapshot()

@@ -62,6 +62,17 @@ func compileVerified(_ source: String, file: String = "test.ph", sourceLocation:
     return result.classes
 }
 
+extension CompilerTestMachine {
+    /// Starts `program.run(boot)` of an installed class as the kernel does:
+    /// through its starter class (`StarterClass`), which runs the
+    /// constructor first, in the same thread; on a bare instance if it needs none.
+    func startProgram(_ program: ClassFile) throws -> ObjectRef {
+        guard let starter = StarterClass.classFile(starting: program) else { return try vm.startThread(className: program.name) }
+        try install([starter])
+        return try vm.startThread(className: starter.name, method: "main")
+    }
+}
+
 /// Compiles, installs and runs `className.run(boot)`; returns what it printed
 /// (and, if the thread failed, the VM's "thread failed" line is part of it).
 @discardableResult
@@ -73,8 +84,7 @@ func run(_ source: String, className: String? = nil, budget: Int = 200_000_000,
     let mainName = className ?? classes.last { cls in cls.methods.contains { $0.name == "run" } }?.name ?? ""
     let main = try #require(classes.first { $0.name == mainName }, sourceLocation: sourceLocation)
     // As `new` in Phantom makes it: the constructor and the field initializers run.
-    let instance = try Launcher.instantiate(main, in: machine.vm)
-    let thread = try machine.vm.startThread(on: instance, method: "run", arguments: [machine.vm.bootObject])
+    let thread = try machine.startProgram(main)
     machine.vm.run(budget: budget)
     #expect(machine.vm.state(of: thread) != .runnable, "the program did not finish within the budget", sourceLocation: sourceLocation)
     return machine.output

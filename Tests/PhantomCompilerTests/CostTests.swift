@@ -12,8 +12,7 @@ import PhantomMemory
         let classes = try compileVerified(source)
         let machine = try CompilerTestMachine(capacity: capacity)
         try machine.install(classes)
-        let instance = try Launcher.instantiate(try #require(classes.first { $0.name == "test" }), in: machine.vm)
-        let thread = try machine.vm.startThread(on: instance, method: "run", arguments: [machine.vm.bootObject])
+        let thread = try machine.startProgram(try #require(classes.first { $0.name == "test" }))
         return (machine, thread)
     }
 

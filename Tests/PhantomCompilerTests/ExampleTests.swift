@@ -68,12 +68,11 @@ func example(_ name: String) throws -> String {
         let machine = try CompilerTestMachine()
         try machine.install(classes)
         let ledger = try #require(classes.first { $0.name == ".examples.bank.ledger" })
-        let instance = try Launcher.instantiate(ledger, in: machine.vm)
-        let setup = try machine.vm.startThread(on: instance, method: "run", arguments: [machine.vm.bootObject])
+        let setup = try machine.startProgram(ledger)
         // run spawns the two tellers (boot.spawn).
         machine.vm.run(slice: 500)
         #expect(machine.vm.state(of: setup) == .finished)
-        #expect(machine.vm.threads.count == 4)  // the launcher's, run's and two tellers
+        #expect(machine.vm.threads.count == 3)  // the starter's (which runs the constructor and run) and two tellers
         #expect(machine.vm.threads.allSatisfy { machine.vm.state(of: $0) == .finished })
         #expect(machine.output == """
             opening total: 400000
