@@ -5,25 +5,6 @@
 
 import PhantomMemory
 
-/// A guest error raised by an internal method; becomes a guest exception.
-struct GuestProblem: Error {
-    let message: String
-    /// Not an error: the call must wait for this object (a thread to end);
-    /// the call instruction runs again when it is ready.
-    var waitFor: ObjectRef? = nil
-    /// Not an error: the thread sleeps until its wake-up time, then the
-    /// call runs again.
-    var sleep = false
-    /// An allocation failed: the call runs again after a full collection
-    /// before "out of memory" is raised.
-    var outOfMemory = false
-    /// Not an error: the call has more work. The slice ends with the thread
-    /// runnable, and the call instruction runs again at its next turn,
-    /// going on where it stopped (its progress is in the thread object), so
-    /// a safepoint comes between the pieces of a long operation.
-    var again = false
-}
-
 extension VirtualMachine {
     /// Universal ordinals (and boot's), from the table of InternalMethods.swift.
     enum Ordinal {
@@ -36,14 +17,14 @@ extension VirtualMachine {
 
     /// Calls method `ordinal` of an internal class (or a universal method of
     /// a user class that does not define it).
-    func callInternal(_ receiver: ObjectRef, cls: ObjectRef, ordinal: Int, arguments: [ObjectRef]) -> Result<ObjectRef, GuestProblem> {
+    func callInternal(_ receiver: ObjectRef, cls: ObjectRef, ordinal: Int, arguments: [ObjectRef]) -> CallOutcome {
         func argument(_ index: Int) -> ObjectRef? { index < arguments.count ? arguments[index] : nil }
         func integer(_ index: Int) -> Int32? {
             guard let value = argument(index), Self.isInt(value) else { return nil }
             return Self.unbox(value)
         }
-        func make(_ text: String) -> Result<ObjectRef, GuestProblem> {
-            do { return .success(try newString(text)) } catch { return .failure(GuestProblem(message: "out of memory", outOfMemory: true)) }
+        func make(_ text: String) -> CallOutcome {
+            do { return .value(try newString(text)) } catch { return .outOfMemory("out of memory") }
         }
         let kind = kind(of: cls)
         if kind == .kernel && ordinal > 7 {
@@ -52,21 +33,21 @@ extension VirtualMachine {
         switch (kind, ordinal) {
         case (.boot, Ordinal.print):
             console(arguments.map(describe).joined())
-            return .success(.null)
+            return .value(.null)
         case (.boot, Ordinal.spawn):  // spawn(object, "method") -> a new thread running object.method(boot)
             guard let target = argument(0), !target.isNull, !Self.isInt(target),
                   let nameValue = argument(1), !nameValue.isNull, !Self.isInt(nameValue), classOf(nameValue) == stringClass else {
-                return .failure(GuestProblem(message: "boot.spawn needs an object and a method name"))
+                return .raise("boot.spawn needs an object and a method name")
             }
             do {
-                return .success(try startThread(on: target, method: string(nameValue), arguments: [receiver]))
+                return .value(try startThread(on: target, method: string(nameValue), arguments: [receiver]))
             } catch {
-                return .failure(GuestProblem(message: "boot.spawn: \(error)"))
+                return .raise("boot.spawn: \(error)")
             }
         case (.string, StringMethod.length.rawValue):
-            return .success(Self.box(Int32(truncatingIfNeeded: memory.word(receiver, at: 0))))
+            return .value(Self.box(Int32(truncatingIfNeeded: memory.word(receiver, at: 0))))
         case (.string, StringMethod.concat.rawValue):  // concat(other)
-            guard let other = argument(0) else { return .failure(GuestProblem(message: "string.concat needs an argument")) }
+            guard let other = argument(0) else { return .raise("string.concat needs an argument") }
             // Byte to byte in the heap: no host copies of the pieces.
             if isString(other) {
                 let total = stringBytes(receiver).count + stringBytes(other).count
@@ -80,13 +61,13 @@ extension VirtualMachine {
         case (.string, StringMethod.charAt.rawValue):  // charAt(index): a byte of the UTF-8 text
             let bytes = stringBytes(receiver)
             guard let index = integer(0), index >= 0, Int(index) < bytes.count else {
-                return .failure(GuestProblem(message: "string index out of range"))
+                return .raise("string index out of range")
             }
-            return .success(Self.box(Int32(bytes[Int(index)])))
+            return .value(Self.box(Int32(bytes[Int(index)])))
         case (.string, StringMethod.substring.rawValue):  // substring(from, to)
             let bytes = stringBytes(receiver)
             guard let from = integer(0), let to = integer(1), from >= 0, to >= from, Int(to) <= bytes.count else {
-                return .failure(GuestProblem(message: "substring range out of bounds"))
+                return .raise("substring range out of bounds")
             }
             let piece = UnsafeRawBufferPointer(rebasing: bytes[Int(from)..<Int(to)])
             // A cut inside a character's bytes reads as U+FFFD, as decoding does.
@@ -95,33 +76,33 @@ extension VirtualMachine {
             return wrap { () throws(VMError) in try newString(piece) }
         case (.array, ArrayMethod.get.rawValue):  // get(index)
             guard let index = integer(0), index >= 0, Int(index) < guestArrayCount(receiver) else {
-                return .failure(GuestProblem(message: "array index out of range"))
+                return .raise("array index out of range")
             }
-            return .success(guestArrayGet(receiver, Int(index)))
+            return .value(guestArrayGet(receiver, Int(index)))
         case (.array, ArrayMethod.set.rawValue):  // set(index, value): grows the array
-            guard let index = integer(0), index >= 0 else { return .failure(GuestProblem(message: "array index out of range")) }
+            guard let index = integer(0), index >= 0 else { return .raise("array index out of range") }
             return wrap { () throws(VMError) in
                 try guestArraySet(receiver, Int(index), argument(1) ?? .null)
                 return .null
             }
         case (.array, ArrayMethod.size.rawValue):
-            return .success(Self.box(Int32(guestArrayCount(receiver))))
+            return .value(Self.box(Int32(guestArrayCount(receiver))))
         case (.array, ArrayMethod.append.rawValue):  // append(value)
             return wrap { () throws(VMError) in
                 try guestArraySet(receiver, guestArrayCount(receiver), argument(0) ?? .null)
                 return .null
             }
         case (.directory, DirectoryMethod.put.rawValue):  // put(key, value) -> previous value or null
-            guard let key = argument(0), !key.isNull else { return .failure(GuestProblem(message: "directory.put needs a key")) }
+            guard let key = argument(0), !key.isNull else { return .raise("directory.put needs a key") }
             return wrap { () throws(VMError) in try directoryPut(receiver, key: key, value: argument(1) ?? .null) }
         case (.directory, DirectoryMethod.get.rawValue):  // get(key) -> value or null
-            return .success(directoryFind(receiver, key: argument(0) ?? .null).map { memory.reference(directoryTable(receiver), $0 + 1) } ?? .null)
+            return .value(directoryFind(receiver, key: argument(0) ?? .null).map { memory.reference(directoryTable(receiver), $0 + 1) } ?? .null)
         case (.directory, DirectoryMethod.remove.rawValue):  // remove(key) -> removed value or null
-            return .success(directoryRemove(receiver, key: argument(0) ?? .null))
+            return .value(directoryRemove(receiver, key: argument(0) ?? .null))
         case (.directory, DirectoryMethod.size.rawValue):
-            return .success(Self.box(Int32(truncatingIfNeeded: memory.word(receiver, at: 0))))
+            return .value(Self.box(Int32(truncatingIfNeeded: memory.word(receiver, at: 0))))
         case (.directory, DirectoryMethod.containsKey.rawValue):  // containsKey(key)
-            return .success(Self.box(directoryFind(receiver, key: argument(0) ?? .null) == nil ? 0 : 1))
+            return .value(Self.box(directoryFind(receiver, key: argument(0) ?? .null) == nil ? 0 : 1))
         case (.directory, DirectoryMethod.keys.rawValue):  // keys -> array
             return wrap { () throws(VMError) in
                 let table = directoryTable(receiver)
@@ -135,12 +116,12 @@ extension VirtualMachine {
             }
         case (.thread, ThreadMethod.join.rawValue):  // join -> the thread's result, once it has ended
             switch state(of: receiver) {
-            case .finished: return .success(result(of: receiver))
-            case .failed: return .failure(GuestProblem(message: "joined thread failed: \(describe(result(of: receiver)))"))
-            default: return .failure(GuestProblem(message: "", waitFor: receiver))
+            case .finished: return .value(result(of: receiver))
+            case .failed: return .raise("joined thread failed: \(describe(result(of: receiver)))")
+            default: return .wait(on: receiver)
             }
         case (.thread, ThreadMethod.state.rawValue):  // state: 0 runnable, 1 finished, 2 failed, 3 blocked, 4 sleeping
-            return .success(Self.box(Int32(truncatingIfNeeded: memory.word(receiver, at: 0))))
+            return .value(Self.box(Int32(truncatingIfNeeded: memory.word(receiver, at: 0))))
         case (.thread, ThreadMethod.sleep.rawValue):  // sleep(ms)
             return sleep(receiver, milliseconds: integer(0))
         case (.mutex, MutexMethod.lock.rawValue):
@@ -154,7 +135,7 @@ extension VirtualMachine {
         case (.long, NumberMethod.intValue.rawValue), (.float, NumberMethod.intValue.rawValue), (.double, NumberMethod.intValue.rawValue):  // value as an int (truncating; saturating for float/double)
             let type = numericType(of: receiver)!
             let value = Self.convert(Int64(bitPattern: memory.word(receiver, at: 0)), from: type, to: nil)
-            return .success(Self.box(Int32(truncatingIfNeeded: value)))
+            return .value(Self.box(Int32(truncatingIfNeeded: value)))
         case (.stringBuilder, StringBuilderMethod.append.rawValue):  // append(x) -> the builder
             return wrap { () throws(VMError) in
                 let piece = argument(0) ?? .null
@@ -170,40 +151,40 @@ extension VirtualMachine {
             let buffer = memory.reference(receiver, 0)
             return wrap { () throws(VMError) in try newString(UnsafeRawBufferPointer(rebasing: memory.bytes(buffer).prefix(length))) }
         case (.stringBuilder, StringBuilderMethod.length.rawValue):
-            return .success(Self.box(Int32(truncatingIfNeeded: memory.word(receiver, at: 0))))
+            return .value(Self.box(Int32(truncatingIfNeeded: memory.word(receiver, at: 0))))
         case (.stringBuilder, StringBuilderMethod.clear.rawValue):
             memory.setWord(receiver, at: 0, 0)
-            return .success(receiver)
+            return .value(receiver)
         case (_, Ordinal.construct), (_, Ordinal.destruct):
-            return .success(.null)
+            return .value(.null)
         case (_, Ordinal.getClass):
-            return .success(cls)
+            return .value(cls)
         case (_, Ordinal.equals):
             let other = argument(0) ?? .null
             if kind == .string && !other.isNull && !Self.isInt(other) && classOf(other) == stringClass {
-                return .success(Self.box(sameText(receiver, other) ? 1 : 0))
+                return .value(Self.box(sameText(receiver, other) ? 1 : 0))
             }
             if let type = numericType(of: receiver) {
                 // Same type and the same bits, as Java's Long/Double.equals.
                 let same = numericType(of: other) == type && memory.word(receiver, at: 0) == memory.word(other, at: 0)
-                return .success(Self.box(same ? 1 : 0))
+                return .value(Self.box(same ? 1 : 0))
             }
-            return .success(Self.box(receiver == other ? 1 : 0))
+            return .value(Self.box(receiver == other ? 1 : 0))
         case (_, Ordinal.toString):
             return make(describe(receiver))
         case (_, Ordinal.hashCode):
             // Stable across restarts: a persistent program keeps its hash tables.
             if kind == .string {
-                return .success(Self.box(Int32(bitPattern: textHash(receiver))))
+                return .value(Self.box(Int32(bitPattern: textHash(receiver))))
             }
-            if Self.isInt(receiver) { return .success(Self.box(Self.unbox(receiver))) }
+            if Self.isInt(receiver) { return .value(Self.box(Self.unbox(receiver))) }
             if numericType(of: receiver) != nil {
                 let bits = memory.word(receiver, at: 0)
-                return .success(Self.box(Int32(truncatingIfNeeded: bits ^ bits >> 32)))
+                return .value(Self.box(Int32(truncatingIfNeeded: bits ^ bits >> 32)))
             }
-            return .success(Self.box(Int32(truncatingIfNeeded: receiver.raw >> 4)))
+            return .value(Self.box(Int32(truncatingIfNeeded: receiver.raw >> 4)))
         default:
-            return .failure(GuestProblem(message: "\(className(cls)) has no method \(ordinal)"))
+            return .raise("\(className(cls)) has no method \(ordinal)")
         }
     }
 
@@ -220,7 +201,7 @@ extension VirtualMachine {
     /// snapshot between two pieces holds the string so far, and after a
     /// restart the call goes on from there. Anything else that ends the
     /// call (an error, a kill) clears slot 2 and the phase.
-    func concatInPieces(_ a: ObjectRef, _ b: ObjectRef, total: Int) -> Result<ObjectRef, GuestProblem> {
+    func concatInPieces(_ a: ObjectRef, _ b: ObjectRef, total: Int) -> CallOutcome {
         let thread = currentThread
         var result = memory.reference(thread, 2)
         let resuming = waitPhase(thread) == Self.buildingPhase && !result.isNull && !Self.isInt(result)
@@ -230,8 +211,8 @@ extension VirtualMachine {
             do {
                 result = try allocate(stringClass, references: 0, bytes: 8 + total)
             } catch {
-                if case .memory(.outOfMemory) = error { return .failure(GuestProblem(message: "\(error)", outOfMemory: true)) }
-                return .failure(GuestProblem(message: "\(error)"))
+                if case .memory(.outOfMemory) = error { return .outOfMemory("\(error)") }
+                return .raise("\(error)")
             }
             memory.setReference(thread, 2, result)
             setWaitPhase(thread, Self.buildingPhase)
@@ -252,16 +233,16 @@ extension VirtualMachine {
         }
         charge(bytes: piece)
         memory.setWord(result, at: 0, UInt64(end))
-        guard end == total else { return .failure(GuestProblem(message: "", again: true)) }
+        guard end == total else { return .again }
         memory.setReference(thread, 2, .null)
         setWaitPhase(thread, 0)
-        return .success(result)
+        return .value(result)
     }
 
-    private func wrap(_ body: () throws(VMError) -> ObjectRef) -> Result<ObjectRef, GuestProblem> {
-        do { return .success(try body()) } catch {
-            if case .memory(.outOfMemory) = error { return .failure(GuestProblem(message: "\(error)", outOfMemory: true)) }
-            return .failure(GuestProblem(message: "\(error)"))
+    private func wrap(_ body: () throws(VMError) -> ObjectRef) -> CallOutcome {
+        do { return .value(try body()) } catch {
+            if case .memory(.outOfMemory) = error { return .outOfMemory("\(error)") }
+            return .raise("\(error)")
         }
     }
 

@@ -341,43 +341,48 @@ extension VirtualMachine {
             r.osp &-= count + 1
             save(r)
             switch callInternal(receiver, cls: cls, ordinal: ordinal, arguments: arguments) {
-            case let .success(value):
+            case let .value(value):
                 r.objects[r.osp] = value.raw
                 r.osp &+= 1
                 return true
-            case let .failure(problem):
+            case .again:
+                // More to do: the call runs again at the thread's next turn.
                 r.osp &+= count + 1
                 r.pc &-= 6
-                if problem.again {
-                    // More to do: the call runs again at the thread's next turn.
-                    save(r)
-                    return false
+                save(r)
+                return false
+            case let .sleep(until: wake):
+                r.osp &+= count + 1
+                r.pc &-= 6
+                save(r)
+                memory.setWord(thread, at: 16, wake)
+                memory.setWord(thread, at: 0, ThreadState.sleeping.rawValue)
+                return false
+            case let .wait(on: awaited):
+                r.osp &+= count + 1
+                r.pc &-= 6
+                if awaited == thread {
+                    return fault("a thread cannot join itself", thread: thread, &r)
                 }
-                if problem.sleep {
-                    save(r)
-                    memory.setWord(thread, at: 0, ThreadState.sleeping.rawValue)
-                    return false
-                }
-                if let awaited = problem.waitFor {
-                    if awaited == thread {
-                        return fault("a thread cannot join itself", thread: thread, &r)
-                    }
-                    // Block; the call runs again once the awaited object is ready.
-                    save(r)
-                    memory.setWord(thread, at: 0, ThreadState.blocked.rawValue)
-                    memory.setReference(thread, 2, awaited)
-                    return false
-                }
-                if problem.outOfMemory && !retryingAfterCollection {
-                    // Runs again after a full collection (`outOfMemory`).
-                    return outOfMemory(problem.message, thread: thread, &r)
-                }
+                // Block; the call runs again once the awaited object is ready.
+                save(r)
+                memory.setWord(thread, at: 0, ThreadState.blocked.rawValue)
+                memory.setReference(thread, 2, awaited)
+                return false
+            case let .outOfMemory(message) where !retryingAfterCollection:
+                // Runs again after a full collection (`outOfMemory`).
+                r.osp &+= count + 1
+                r.pc &-= 6
+                return outOfMemory(message, thread: thread, &r)
+            case let .raise(message), let .outOfMemory(message):
+                r.osp &+= count + 1
+                r.pc &-= 6
                 // An error ends any blocking call in progress: its wait phase
                 // must not carry over to the thread's next blocking call
                 // (nor a result built in pieces: `concatInPieces`).
                 if waitPhase(thread) == Self.buildingPhase { memory.setReference(thread, 2, .null) }
                 setWaitPhase(thread, 0)
-                return fault(problem.message, thread: thread, &r)
+                return fault(message, thread: thread, &r)
             }
         }
         let target = ObjectRef(raw: entry.pointee.target)

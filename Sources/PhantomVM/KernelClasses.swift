@@ -9,25 +9,11 @@
 
 import PhantomMemory
 
-/// What a kernel method call does to the calling thread.
-public enum KernelCallResult {
-    /// The call returns this value.
-    case value(ObjectRef)
-    /// The call raises a guest exception with this message.
-    case error(String)
-    /// The thread blocks until the handler's `isReady(awaited:thread:)` says
-    /// so; then the call instruction runs again (so a wait survives a
-    /// restart).
-    case wait(on: ObjectRef)
-    /// The thread sleeps until this system time (ns), then the call runs again.
-    case sleep(until: UInt64)
-}
-
 /// Serves the methods of one kernel class.
 public protocol KernelClassHandler: AnyObject {
     /// Method `ordinal` of `receiver` (an instance of the class) with
     /// `arguments`, called by `thread`.
-    func call(_ vm: VirtualMachine, receiver: ObjectRef, ordinal: Int, arguments: [ObjectRef], thread: ObjectRef) -> KernelCallResult
+    func call(_ vm: VirtualMachine, receiver: ObjectRef, ordinal: Int, arguments: [ObjectRef], thread: ObjectRef) -> CallOutcome
     /// Whether a thread blocked on `awaited` (an instance of the class) may
     /// run its call again.
     func isReady(_ vm: VirtualMachine, awaited: ObjectRef, thread: ObjectRef) -> Bool
@@ -72,18 +58,11 @@ extension VirtualMachine {
     }
 
     /// A call of a kernel class's method.
-    func callKernel(_ receiver: ObjectRef, cls: ObjectRef, ordinal: Int, arguments: [ObjectRef]) -> Result<ObjectRef, GuestProblem> {
+    func callKernel(_ receiver: ObjectRef, cls: ObjectRef, ordinal: Int, arguments: [ObjectRef]) -> CallOutcome {
         guard let handler = kernelHandlers[cls] else {
-            return .failure(GuestProblem(message: "\(className(cls)) is not available in this system"))
+            return .raise("\(className(cls)) is not available in this system")
         }
-        switch handler.call(self, receiver: receiver, ordinal: ordinal, arguments: arguments, thread: currentThread) {
-        case let .value(value): return .success(value)
-        case let .error(message): return .failure(GuestProblem(message: message))
-        case let .wait(on: awaited): return .failure(GuestProblem(message: "", waitFor: awaited))
-        case let .sleep(until: wake):
-            memory.setWord(currentThread, at: 16, wake)
-            return .failure(GuestProblem(message: "", sleep: true))
-        }
+        return handler.call(self, receiver: receiver, ordinal: ordinal, arguments: arguments, thread: currentThread)
     }
 
     /// Whether a thread blocked on an instance of a kernel class may go on.

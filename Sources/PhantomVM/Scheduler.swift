@@ -274,73 +274,72 @@ extension VirtualMachine {
     // MARK: - Blocking internal methods
 
     /// `thread.sleep(ms)` (`.internal.thread` ordinal 10) on the current thread.
-    func sleep(_ receiver: ObjectRef, milliseconds: Int32?) -> Result<ObjectRef, GuestProblem> {
-        guard receiver == currentThread else { return .failure(GuestProblem(message: "a thread can only put itself to sleep")) }
+    func sleep(_ receiver: ObjectRef, milliseconds: Int32?) -> CallOutcome {
+        guard receiver == currentThread else { return .raise("a thread can only put itself to sleep") }
         if waitPhase(receiver) == 2 {
             setWaitPhase(receiver, 0)
-            return .success(.null)
+            return .value(.null)
         }
         let delay = UInt64(max(0, milliseconds ?? 0)) * 1_000_000
-        memory.setWord(receiver, at: 16, systemNanos &+ delay)
         setWaitPhase(receiver, 1)
-        return .failure(GuestProblem(message: "", sleep: true))
+        return .sleep(until: systemNanos &+ delay)
     }
 
     /// `mutex.lock()` (ordinal 8): as `general_lock`, through a call.
-    func lockMutex(_ mutex: ObjectRef) -> Result<ObjectRef, GuestProblem> {
+    func lockMutex(_ mutex: ObjectRef) -> CallOutcome {
         let owner = mutexOwner(mutex)
         if owner.isNull {
             memory.setReference(mutex, 0, currentThread)
-            return .success(.null)
+            return .value(.null)
         }
-        if owner == currentThread { return .failure(GuestProblem(message: "mutex.lock: this thread already holds the mutex")) }
-        return .failure(GuestProblem(message: "", waitFor: mutex))
+        if owner == currentThread { return .raise("mutex.lock: this thread already holds the mutex") }
+        return .wait(on: mutex)
     }
 
     /// `mutex.unlock()` (ordinal 9).
-    func unlockMutex(_ mutex: ObjectRef) -> Result<ObjectRef, GuestProblem> {
+    func unlockMutex(_ mutex: ObjectRef) -> CallOutcome {
         guard memory.reference(mutex, 0) == currentThread else {
-            return .failure(GuestProblem(message: "mutex.unlock: this thread does not hold the mutex"))
+            return .raise("mutex.unlock: this thread does not hold the mutex")
         }
         memory.setReference(mutex, 0, .null)
-        return .success(.null)
+        return .value(.null)
     }
 
     /// `cond.wait(mutex)` (`.internal.cond` ordinal 8): releases the mutex,
     /// waits for a signal, takes the mutex again.
     /// A condition: refs [0 waiters table]; FIFO.
-    func conditionWait(_ cond: ObjectRef, mutex: ObjectRef?) -> Result<ObjectRef, GuestProblem> {
+    func conditionWait(_ cond: ObjectRef, mutex: ObjectRef?) -> CallOutcome {
         let thread = currentThread
-        guard let mutex, isMutex(mutex) else { return .failure(GuestProblem(message: "cond.wait needs a mutex")) }
+        guard let mutex, isMutex(mutex) else { return .raise("cond.wait needs a mutex") }
         if waitPhase(thread) == 2 {
             // Signalled: take the mutex again (waiting for it if needed).
             let owner = mutexOwner(mutex)
             if owner.isNull {
                 memory.setReference(mutex, 0, thread)
                 setWaitPhase(thread, 0)
-                return .success(.null)
+                return .value(.null)
             }
-            return .failure(GuestProblem(message: "", waitFor: mutex))
+            return .wait(on: mutex)
         }
         guard memory.reference(mutex, 0) == thread else {
-            return .failure(GuestProblem(message: "cond.wait: this thread does not hold the mutex"))
+            return .raise("cond.wait: this thread does not hold the mutex")
         }
         do {
             if memory.reference(cond, 0).isNull { memory.setReference(cond, 0, try newTable(capacity: 4)) }
             try tableAppend(holder: cond, slot: 0, thread)
         } catch {
-            return .failure(GuestProblem(message: "out of memory", outOfMemory: true))
+            return .outOfMemory("out of memory")
         }
         memory.setReference(mutex, 0, .null)
         setWaitPhase(thread, 1)
-        return .failure(GuestProblem(message: "", waitFor: cond))
+        return .wait(on: cond)
     }
 
     /// `cond.signal()` (9) wakes the longest waiter, `cond.broadcast()` (10)
     /// all of them; returns how many were woken.
-    func conditionSignal(_ cond: ObjectRef, all: Bool) -> Result<ObjectRef, GuestProblem> {
+    func conditionSignal(_ cond: ObjectRef, all: Bool) -> CallOutcome {
         let waiters = memory.reference(cond, 0)
-        if waiters.isNull { return .success(Self.box(0)) }
+        if waiters.isNull { return .value(Self.box(0)) }
         var woken = 0
         var kept: [ObjectRef] = []
         for index in 0..<tableCount(waiters) {
@@ -356,7 +355,7 @@ extension VirtualMachine {
         for (index, waiter) in kept.enumerated() { tableSet(waiters, index, waiter) }
         for index in kept.count..<tableCount(waiters) { tableSet(waiters, index, .null) }
         memory.setWord(waiters, at: 0, UInt64(kept.count))
-        return .success(Self.box(Int32(woken)))
+        return .value(Self.box(Int32(woken)))
     }
 
     /// Spare frames kept below each thread's current frame.

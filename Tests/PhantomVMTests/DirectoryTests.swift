@@ -11,7 +11,7 @@ import PhantomMemory
         var model: [String: Int32] = [:]
         var generator = SystemRandomNumberGenerator()
         func call(_ ordinal: Int, _ arguments: [ObjectRef]) throws -> ObjectRef {
-            try vm.callInternal(directory, cls: vm.directoryClass, ordinal: ordinal, arguments: arguments).get()
+            try vm.callInternal(directory, cls: vm.directoryClass, ordinal: ordinal, arguments: arguments).returned()
         }
         for step in 0..<5000 {
             let name = "key\(Int.random(in: 0..<700, using: &generator))"
@@ -89,8 +89,19 @@ import PhantomMemory
         let instance = after.memory.reference(after.memory.reference(after.vm.threads[0], 0), 2)
         let directory = after.memory.reference(instance, 0)
         let key = try after.vm.newString("key")
-        let value = try after.vm.callInternal(directory, cls: after.vm.directoryClass, ordinal: 9, arguments: [key]).get()
+        let value = try after.vm.callInternal(directory, cls: after.vm.directoryClass, ordinal: 9, arguments: [key]).returned()
         #expect(after.vm.describe(value) == "value")
         _ = thread
+    }
+}
+
+/// An outcome other than a value, where the test wants one.
+private struct UnexpectedOutcome: Error { let outcome: String }
+
+private extension CallOutcome {
+    /// The value returned; throws for any other outcome.
+    func returned() throws -> ObjectRef {
+        guard case let .value(value) = self else { throw UnexpectedOutcome(outcome: "\(self)") }
+        return value
     }
 }

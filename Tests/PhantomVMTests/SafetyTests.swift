@@ -146,7 +146,7 @@ func fnv1a(_ text: String) -> UInt32 {
 
 @Suite struct InternalParentTests {
     final class NoMethods: KernelClassHandler {
-        func call(_ vm: VirtualMachine, receiver: ObjectRef, ordinal: Int, arguments: [ObjectRef], thread: ObjectRef) -> KernelCallResult { .value(.null) }
+        func call(_ vm: VirtualMachine, receiver: ObjectRef, ordinal: Int, arguments: [ObjectRef], thread: ObjectRef) -> CallOutcome { .value(.null) }
         func isReady(_ vm: VirtualMachine, awaited: ObjectRef, thread: ObjectRef) -> Bool { true }
     }
 
